@@ -1,0 +1,2 @@
+import BNCCLI
+BNC.main()
