@@ -1,2 +1,3 @@
 import BNCCLI
-BNC.main()
+
+BNC.runMain()

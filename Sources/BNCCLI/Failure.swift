@@ -1,0 +1,48 @@
+import ArgumentParser
+import BNCGraph
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An error caused by what the user gave bnc (a bad model file, a bad IDX file, a shape
+/// mismatch): printed as one line `bnc: file: place: problem`, exit status 2.
+public protocol BadInput: Error, CustomStringConvertible {}
+
+extension ModelError: BadInput {}
+
+/// A check bnc ran failed (a fold whose proof exceeded the tolerance, a digest that does
+/// not match in `verify`): the message is printed, exit status 1.
+public struct CheckFailed: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Writes one line to standard error.
+func printError(_ line: String) {
+    var text = line
+    if !text.hasSuffix("\n") { text += "\n" }
+    fputs(text, stderr)
+}
+
+extension BNC {
+    /// Entry point used by `main.swift`: parses, runs, and maps bnc's errors to exit codes
+    /// (2 for bad input, 1 for failed checks); everything else goes to ArgumentParser.
+    public static func runMain(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            exit(0)
+        } catch let error as BadInput {
+            printError("bnc: \(error)")
+            exit(2)
+        } catch let error as CheckFailed {
+            printError("bnc: \(error)")
+            exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
