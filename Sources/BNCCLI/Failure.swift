@@ -34,13 +34,13 @@ extension BNC {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
-            exit(0)
+            Glibc.exit(0)
         } catch let error as BadInput {
             printError("bnc: \(error)")
-            exit(2)
+            Glibc.exit(2)
         } catch let error as CheckFailed {
             printError("bnc: \(error)")
-            exit(1)
+            Glibc.exit(1)
         } catch {
             exit(withError: error)
         }
