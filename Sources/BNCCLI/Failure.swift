@@ -1,11 +1,7 @@
 import ArgumentParser
 import BNCGraph
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// An error caused by what the user gave bnc (a bad model file, a bad IDX file, a shape
 /// mismatch): printed as one line `bnc: file: place: problem`, exit status 2.
@@ -24,7 +20,7 @@ public struct CheckFailed: Error, CustomStringConvertible {
 func printError(_ line: String) {
     var text = line
     if !text.hasSuffix("\n") { text += "\n" }
-    fputs(text, stderr)
+    FileHandle.standardError.write(Data(text.utf8))
 }
 
 extension BNC {
@@ -34,13 +30,13 @@ extension BNC {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
-            Glibc.exit(0)
+            Foundation.exit(0)
         } catch let error as BadInput {
             printError("bnc: \(error)")
-            Glibc.exit(2)
+            Foundation.exit(2)
         } catch let error as CheckFailed {
             printError("bnc: \(error)")
-            Glibc.exit(1)
+            Foundation.exit(1)
         } catch {
             exit(withError: error)
         }
