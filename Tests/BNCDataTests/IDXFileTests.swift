@@ -214,7 +214,7 @@ import Testing
             #expect(e.place == "header", "\(e)")
         }
         let e = try #require(dataError { try IDXFile.parse(gzip([0, 0]), path: "tiny.gz") })
-        #expect(e.problem.contains("only 2 bytes"), "\(e)")
+        #expect(e.problem.contains("decompressed data is only 2 bytes"), "\(e)")
     }
 
     @Test func nonFiniteFloatsAreRejected() throws {
