@@ -9,7 +9,8 @@ script can be tested before bnc's commands exist. Not a model of bnc's behaviour
   convert M -o OUT                                             (re-save, for e2e --resave)
 
 FAKE_BNC_BREAK=fold|infer makes that command subtly wrong (a weight or an output off by 1e-3),
-to check that e2e notices.
+to check that e2e notices. `--help` lists the subcommands the way swift-argument-parser does;
+FAKE_BNC_COMMANDS="inspect convert" limits that list (for e2e's handling of missing commands).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import ort_compare  # noqa: E402
 from reference_fold import reference_fold  # noqa: E402
 
 BREAK = os.environ.get("FAKE_BNC_BREAK", "")
+COMMANDS = os.environ.get("FAKE_BNC_COMMANDS", "train inspect fold infer convert").split()
 
 
 def train(args: argparse.Namespace) -> None:
@@ -91,6 +93,13 @@ def convert(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        print("OVERVIEW: fake bnc for tests\n\nUSAGE: bnc <subcommand>\n\nSUBCOMMANDS:")
+        for name in COMMANDS:
+            print(f"  {name:24}the fake {name}")
+        return
+    if len(sys.argv) > 1 and sys.argv[1] not in COMMANDS:
+        sys.exit(f"Error: Unexpected argument '{sys.argv[1]}'")
     parser = argparse.ArgumentParser(prog="bnc")
     sub = parser.add_subparsers(required=True)
     p = sub.add_parser("train")

@@ -377,7 +377,7 @@ class E2E(unittest.TestCase):
         cls.bnc = Path(cls.tmp.name) / "bnc"
         cls.bnc.write_text(f'#!/bin/sh\nexec "{PY}" "{TESTS / "fake_bnc.py"}" "$@"\n')
         cls.bnc.chmod(0o755)
-        cls.full = cls.e2e("--resave", "convert {in} -o {out}")
+        cls.full = cls.e2e()
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -395,8 +395,9 @@ class E2E(unittest.TestCase):
         lines = r.stdout.splitlines()
         self.assertRegex(lines[-1], r"^\d+ passed, 0 failed$")
         steps = [line.split()[1] for line in lines if line.startswith("PASS ")]
-        listed = self.e2e("--list", "--resave", "convert {in} -o {out}").stdout.split()
+        listed = self.e2e("--list").stdout.split()
         self.assertEqual(steps, listed)
+        self.assertNotIn("SKIP", r.stdout)
         for want in ("train-mlp", "train-cnn", "fold-cnn", "infer-mlp-folded",
                      "fixture-fold:skip_bn_conv_pad.onnx", "fixture-resave:rt_mlp_float_data.onnx",
                      "fixture-infer:rt_conv.onnx"):
@@ -411,6 +412,21 @@ class E2E(unittest.TestCase):
         r = self.e2e("--only", "fixture-fold:fold_conv_grouped.onnx", env={"FAKE_BNC_BREAK": "fold"})
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("onnxruntime outputs differ", r.stdout)
+
+    def test_missing_commands_are_skipped_unless_strict(self) -> None:
+        env = {"FAKE_BNC_COMMANDS": "inspect convert"}
+        only = ["--only", "train-mlp", "--only", "fixture-fold:fold_matmul.onnx",
+                "--only", "fixture-resave:rt_conv.onnx"]
+        r = self.e2e(*only, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("SKIP train-mlp (bnc has no train command yet)", r.stdout)
+        self.assertIn("SKIP fixture-fold:fold_matmul.onnx (bnc has no fold command yet)", r.stdout)
+        self.assertIn("PASS fixture-resave:rt_conv.onnx", r.stdout)
+        self.assertIn("2 steps skipped: bnc has no train, fold command yet", r.stdout)
+        self.assertEqual(r.stdout.splitlines()[-1], "1 passed, 0 failed")
+        r = self.e2e(*only, "--strict", env=env)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.stdout.splitlines()[-1], "1 passed, 2 failed")
 
     def test_missing_bnc_fails_clearly(self) -> None:
         r = subprocess.run([str(TOOLS / "e2e"), str(Path(self.tmp.name) / "absent"), "--work",
