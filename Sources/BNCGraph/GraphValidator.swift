@@ -61,7 +61,7 @@ public enum GraphValidator {
             try checkOperator(node, index: index)
             for input in node.inputs where !input.isEmpty && !defined.contains(input) {
                 if let later = producedBy[input], later >= index {
-                    if reaches(from: later, to: index, in: graph) || later == index {
+                    if later == index || reaches(from: index, to: later, in: graph) {
                         throw ModelError(.cycle, place: node.label(index: index),
                                          problem: "input '\(input)' depends on this node's own output (cycle)")
                     }
