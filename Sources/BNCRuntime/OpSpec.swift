@@ -15,11 +15,11 @@ enum OpSpec: Sendable {
     case matMul(MatMulSpec)
     /// Y = A + B with numpy broadcasting.
     case add(BroadcastSpec)
-    case conv(ConvGeometry)
+    case conv(ConvShape)
     /// Inference BN on (N, C, …): per-channel affine over `inner` elements per channel.
     case batchNorm(channels: Int, inner: Int, epsilon: Float)
     case relu, sigmoid, tanh
-    case maxPool(PoolGeometry)
+    case maxPool(PoolShape)
     case softmax(outer: Int, axisLength: Int, inner: Int)
     /// Flatten, Reshape, Identity, Dropout: the output is the input's memory, new shape.
     case alias
@@ -47,24 +47,25 @@ struct BroadcastSpec: Sendable, Equatable {
 }
 
 /// 2-D convolution geometry. X (N, C, H, W), W (M, C/group, kh, kw), Y (N, M, OH, OW).
-public struct ConvGeometry: Sendable, Equatable {
-    public var n: Int, c: Int, h: Int, w: Int
-    public var m: Int, group: Int
-    public var kh: Int, kw: Int
-    public var strideH: Int, strideW: Int
-    public var dilationH: Int, dilationW: Int
-    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
-    public var oh: Int, ow: Int
+struct ConvShape: Sendable, Equatable {
+    var n: Int, c: Int, h: Int, w: Int
+    var m: Int, group: Int
+    var kh: Int, kw: Int
+    var strideH: Int, strideW: Int
+    var dilationH: Int, dilationW: Int
+    var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    var oh: Int, ow: Int
 }
 
 /// 2-D max-pool geometry. X (N, C, H, W) → Y (N, C, OH, OW); padding never wins the max.
-public struct PoolGeometry: Sendable, Equatable {
-    public var n: Int, c: Int, h: Int, w: Int
-    public var kh: Int, kw: Int
-    public var strideH: Int, strideW: Int
-    public var dilationH: Int, dilationW: Int
-    public var padTop: Int, padLeft: Int
-    public var oh: Int, ow: Int
+struct PoolShape: Sendable, Equatable {
+    var n: Int, c: Int, h: Int, w: Int
+    var kh: Int, kw: Int
+    var strideH: Int, strideW: Int
+    var dilationH: Int, dilationW: Int
+    var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    var ceilMode: Bool
+    var oh: Int, ow: Int
 }
 
 /// Resolves one node given the shapes of its inputs ("" inputs have no shape).
@@ -349,7 +350,7 @@ struct OpResolver {
             }
         }
         let g = try window(input: x, kernel: (wt[2], wt[3]))
-        let geo = ConvGeometry(
+        let geo = ConvShape(
             n: x[0], c: x[1], h: x[2], w: x[3], m: wt[0], group: group, kh: wt[2], kw: wt[3],
             strideH: g.stride.0, strideW: g.stride.1, dilationH: g.dilation.0, dilationW: g.dilation.1,
             padTop: g.pads.0, padLeft: g.pads.1, padBottom: g.pads.2, padRight: g.pads.3, oh: g.out.0, ow: g.out.1)
@@ -363,10 +364,14 @@ struct OpResolver {
             throw fail("kernel_shape must be two positive numbers (2-D)")
         }
         let g = try window(input: x, kernel: (Int(ks[0]), Int(ks[1])))
-        let geo = PoolGeometry(
+        let autoPad = try node.string("auto_pad") ?? "NOTSET"
+        let ceilMode = try node.int("ceil_mode", default: 0) != 0 && autoPad == "NOTSET"
+        let geo = PoolShape(
             n: x[0], c: x[1], h: x[2], w: x[3], kh: Int(ks[0]), kw: Int(ks[1]),
             strideH: g.stride.0, strideW: g.stride.1, dilationH: g.dilation.0, dilationW: g.dilation.1,
-            padTop: g.pads.0, padLeft: g.pads.1, oh: g.out.0, ow: g.out.1)
+            padTop: g.pads.0, padLeft: g.pads.1, padBottom: g.pads.2, padRight: g.pads.3,
+            ceilMode: ceilMode,
+            oh: g.out.0, ow: g.out.1)
         return (.maxPool(geo), [x[0], x[1], g.out.0, g.out.1])
     }
 

@@ -1,9 +1,10 @@
 import BNCGraph
+import Foundation
 
-/// A naive Double evaluator for the operators the fold tests use (Gemm, MatMul, Add, Conv,
-/// BatchNormalization, Relu, Identity). Written straight from the ONNX operator docs,
-/// independent of BNCRuntime and BNCKernels, so folds are checked against the operator
-/// definitions rather than against bnc's own kernels.
+/// A naive Double evaluator of every operator bnc runs, written straight from the ONNX
+/// operator docs, independent of BNCRuntime and BNCKernels: the executor's kernels and the
+/// fold pass are checked against the operator definitions, not against bnc's own code.
+/// (BNCPassesTests uses this same file through a symlink.)
 struct RefTensor {
     var shape: [Int]
     var data: [Double]
@@ -62,8 +63,81 @@ enum ReferenceEvaluator {
         }
         guard let x = ins[0] else { throw RefError.unsupported("missing input") }
         switch node.opType {
-        case "Identity": return x
+        case "Identity", "Dropout": return x
         case "Relu": return RefTensor(shape: x.shape, data: x.data.map { max($0, 0) })
+        case "Sigmoid": return RefTensor(shape: x.shape, data: x.data.map { 1 / (1 + exp(-$0)) })
+        case "Tanh": return RefTensor(shape: x.shape, data: x.data.map { tanh($0) })
+        case "Flatten":
+            var axis = Int(i("axis", 1))
+            if axis < 0 { axis += x.shape.count }
+            return RefTensor(shape: [x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)], data: x.data)
+        case "Reshape":
+            let target = ins[1]!.data.map { Int($0) }
+            var out = target.enumerated().map { $0.element == 0 ? x.shape[$0.offset] : $0.element }
+            if let at = out.firstIndex(of: -1) {
+                out[at] = 1
+                out[at] = x.count / out.reduce(1, *)
+            }
+            return RefTensor(shape: out, data: x.data)
+        case "Softmax":
+            var axis = Int(i("axis", -1))
+            if axis < 0 { axis += x.shape.count }
+            let outer = x.shape[..<axis].reduce(1, *), len = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
+            var y = x
+            for o in 0..<outer {
+                for ii in 0..<inner {
+                    let idx = (0..<len).map { (o * len + $0) * inner + ii }
+                    let mx = idx.map { x.data[$0] }.max()!
+                    let total = idx.reduce(0.0) { $0 + exp(x.data[$1] - mx) }
+                    for j in idx { y.data[j] = exp(x.data[j] - mx) / total }
+                }
+            }
+            return y
+        case "MaxPool":
+            let k = ints("kernel_shape")!, s = ints("strides") ?? [1, 1], d = ints("dilations") ?? [1, 1]
+            var p = ints("pads") ?? [0, 0, 0, 0]
+            let ceil = i("ceil_mode", 0) != 0
+            var autoPad = "NOTSET"
+            if case .string(let v)? = node.attribute("auto_pad")?.value { autoPad = String(decoding: v, as: UTF8.self) }
+            let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+            let dk = [(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1]
+            var o = [0, 0]
+            let ins = [h, w]
+            for a in 0..<2 {
+                switch autoPad {
+                case "SAME_UPPER", "SAME_LOWER":
+                    o[a] = (ins[a] + s[a] - 1) / s[a]
+                    let t = max(0, (o[a] - 1) * s[a] + dk[a] - ins[a])
+                    p[a] = autoPad == "SAME_UPPER" ? t / 2 : t - t / 2
+                    p[a + 2] = t - p[a]
+                case "VALID":
+                    p[a] = 0; p[a + 2] = 0
+                    o[a] = (ins[a] - dk[a]) / s[a] + 1
+                default:
+                    let span = Double(ins[a] + p[a] + p[a + 2] - dk[a]) / Double(s[a])
+                    o[a] = Int(ceil ? span.rounded(.up) : span.rounded(.down)) + 1
+                    if ceil && (o[a] - 1) * s[a] >= ins[a] + p[a] { o[a] -= 1 }
+                }
+            }
+            var y = RefTensor(shape: [n, c, o[0], o[1]], data: [])
+            for plane in 0..<(n * c) {
+                for oy in 0..<o[0] {
+                    for ox in 0..<o[1] {
+                        var best = -Double.infinity
+                        for ky in 0..<k[0] {
+                            let iy = oy * s[0] - p[0] + ky * d[0]
+                            if iy < 0 || iy >= h { continue }
+                            for kx in 0..<k[1] {
+                                let ix = ox * s[1] - p[1] + kx * d[1]
+                                if ix < 0 || ix >= w { continue }
+                                best = max(best, x.data[(plane * h + iy) * w + ix])
+                            }
+                        }
+                        y.data.append(best)
+                    }
+                }
+            }
+            return y
         case "Add": return broadcastAdd(x, ins[1]!)
         case "Gemm":
             let b = ins[1]!
@@ -90,9 +164,8 @@ enum ReferenceEvaluator {
             return y
         case "MatMul":
             let b = ins[1]!
-            precondition(b.shape.count == 2)
-            let k = b.shape[0], n = b.shape[1], rows = x.count / k
-            var y = RefTensor(shape: Array(x.shape.dropLast()) + [n], data: [Double](repeating: 0, count: rows * n))
+            let k = b.shape[0], n = b.shape.count == 2 ? b.shape[1] : 1, rows = x.count / k
+            var y = RefTensor(shape: Array(x.shape.dropLast()) + (b.shape.count == 2 ? [n] : []), data: [Double](repeating: 0, count: rows * n))
             for r in 0..<rows {
                 for c in 0..<n {
                     var acc = 0.0
