@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "bnc", targets: ["bnc"]),
         .library(name: "BNCModelFile", targets: ["BNCModelFile"]),
         .library(name: "BNCGraph", targets: ["BNCGraph"]),
+        .library(name: "BNCData", targets: ["BNCData"]),
+        .library(name: "BNCPasses", targets: ["BNCPasses"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
