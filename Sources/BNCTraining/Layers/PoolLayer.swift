@@ -79,7 +79,7 @@ final class DropoutLayer: Layer {
     let rate: Float
     let inputCount: Int, outputCount: Int
     private let output = FloatBuffer(count: 0)
-    private let mask = FloatBuffer(count: 0)
+    let mask = FloatBuffer(count: 0)
     /// Uniform [0, 1) draws for the next training forward (set by the network).
     var uniform: () -> Float = { 1 }
 
