@@ -234,7 +234,7 @@ struct FoldAttempt {
         if graph.isGraphOutput(y) { throw .graphOutput(y) }
         let readers = graph.consumers(of: y)
         guard readers.count == 1, let li = readers.first else {
-            if readers.isEmpty { throw .noLinearConsumer("output '\(y)' has no readers") }
+            if readers.isEmpty { throw .noLinearConsumer("output '\(y)' has no consumers") }
             throw .sharedValue(value: y, readers: readers.count)
         }
         let consumer = graph.nodes[li]

@@ -18,7 +18,7 @@ import BNCRuntime
 public struct FoldProof: Equatable, Sendable {
     public static let defaultTolerance = 1e-5
 
-    /// Largest |y_folded − y_unfolded| over all probes and outputs.
+    /// Largest |y_folded − y_unfolded| over all probes and all graph outputs.
     public var maxAbsDiff: Double
     /// `maxAbsDiff / outputScale`.
     public var maxRelDiff: Double
@@ -44,9 +44,9 @@ public struct FoldProof: Equatable, Sendable {
     ) throws(ModelError) -> FoldProof {
         let a = try Executor(graph: original, maxBatch: 256)
         let b = try Executor(graph: folded, maxBatch: 256)
-        guard a.inputCount == b.inputCount, a.outputCount == b.outputCount else {
+        guard a.inputCount == b.inputCount, a.outputShapes == b.outputShapes else {
             throw ModelError(.unsupportedModel, place: "graph",
-                             problem: "the folded graph's input/output sizes (\(b.inputCount), \(b.outputCount)) differ from the original's (\(a.inputCount), \(a.outputCount))")
+                             problem: "the folded graph's input/output shapes (\(b.inputShape), \(b.outputShapes)) differ from the original's (\(a.inputShape), \(a.outputShapes))")
         }
         let n = a.inputCount, k = a.outputCount
         guard images.count % max(1, n) == 0 else {
@@ -60,20 +60,23 @@ public struct FoldProof: Equatable, Sendable {
             probes.append(randomRange.lowerBound + (randomRange.upperBound - randomRange.lowerBound) * rng.unit())
         }
         let count = probes.count / max(1, n)
-        let ya = a.run(probes), yb = b.run(probes)
+        // Every graph output is compared; the argmax is taken on the first.
+        let allA = a.runAll(probes), allB = b.runAll(probes)
         var maxAbs = 0.0, scale = 0.0, agree = 0
-        for i in 0..<(count * k) {
-            let u = Double(ya[i]), v = Double(yb[i])
-            if u.isNaN && v.isNaN { continue }
-            if !u.isFinite || !v.isFinite {
-                if u != v { maxAbs = .infinity }
-                continue
+        for (ya, yb) in zip(allA, allB) {
+            for i in ya.indices {
+                let u = Double(ya[i]), v = Double(yb[i])
+                if u.isNaN && v.isNaN { continue }
+                if !u.isFinite || !v.isFinite {
+                    if u != v { maxAbs = .infinity }
+                    continue
+                }
+                maxAbs = max(maxAbs, abs(u - v))
+                scale = max(scale, abs(u))
             }
-            maxAbs = max(maxAbs, abs(u - v))
-            scale = max(scale, abs(u))
         }
         for p in 0..<count {
-            if argmax(ya, p * k, k) == argmax(yb, p * k, k) { agree += 1 }
+            if argmax(allA[0], p * k, k) == argmax(allB[0], p * k, k) { agree += 1 }
         }
         let rel = maxAbs == 0 ? 0 : maxAbs / (scale > 0 ? scale : 1)
         return FoldProof(

@@ -148,13 +148,13 @@ public enum SkipReason: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .trainingMode: return "training_mode is 1 (batch statistics), not an inference BN"
         case .parameterNotConstant(let n): return "parameter '\(n)' is not an initializer"
-        case .parameterOverridable(let n): return "parameter '\(n)' is also a graph input, so a caller may override it"
+        case .parameterOverridable(let n): return "parameter '\(n)' is an initializer that is also a graph input, so a caller may override it"
         case .parameterShape(let d): return "parameters are not four 1-D FLOAT tensors of one length (\(d))"
         case .nonFiniteParameters: return "parameters contain NaN or Inf"
         case .nonPositiveVariance(let c): return "var + epsilon ≤ 0 at channel \(c)"
         case .noLinearProducer(let d): return d
         case .noLinearConsumer(let d): return d
-        case .sharedValue(let v, let n): return "value '\(v)' has \(n) readers (one needed)"
+        case .sharedValue(let v, let n): return "value '\(v)' has \(n) consumers (folding needs exactly one)"
         case .graphOutput(let v): return "value '\(v)' is a graph output"
         case .weightNotConstant(let node, let t): return "'\(t)' of \(node) is not a constant initializer"
         case .weightShared(let node, let t): return "'\(t)' of \(node) is shared with another node (cloning disabled)"

@@ -22,6 +22,9 @@ public final class Executor {
     /// The graph's first output and its shape per sample (without the batch dim).
     public let outputName: String
     public let outputShape: [Int]
+    /// Every graph output (the first is `outputName`) and their per-sample shapes.
+    public let outputNames: [String]
+    public let outputShapes: [[Int]]
     /// Floats per sample of input and output.
     public let inputCount: Int
     public let outputCount: Int
@@ -36,7 +39,8 @@ public final class Executor {
     private let arenaCount: Int
     private let constants: UnsafeMutablePointer<Float>
     private let scratch: UnsafeMutablePointer<Float>
-    private let output: Slot
+    private let outputs: [Slot]
+    private let outputCounts: [Int]
 
     /// Default for `maxBatch`.
     public static let defaultMaxBatch = 1024
@@ -53,14 +57,17 @@ public final class Executor {
         let built = try b.build(capacity: capacity)
         inputName = b.inputName
         inputShape = b.inputPerSample
-        outputName = graph.outputs[0].name
-        outputShape = built.outputShape
+        outputNames = graph.outputs.map(\.name)
+        outputShapes = built.outputShapes
+        outputName = outputNames[0]
+        outputShape = built.outputShapes[0]
         inputCount = inputShape.reduce(1, *)
         outputCount = outputShape.reduce(1, *)
+        outputCounts = built.outputShapes.map { $0.reduce(1, *) }
         batchCapacity = capacity
         steps = built.steps
         arenaCount = built.arenaCount
-        output = built.output
+        outputs = built.outputs
         arena = .allocate(capacity: max(1, built.arenaCount))
         arena.initialize(repeating: 0, count: max(1, built.arenaCount))
         let c = UnsafeMutablePointer<Float>.allocate(capacity: max(1, built.constants.count))
@@ -87,7 +94,7 @@ public final class Executor {
         while done < batch {
             let n = min(batchCapacity, batch - done)
             runChunk(inBase + done * inputCount, n: n)
-            let src = pointer(output, inBase + done * inputCount)
+            let src = pointer(outputs[0], inBase + done * inputCount)
             (outBase + done * outputCount).update(from: src, count: n * outputCount)
             done += n
         }
@@ -102,6 +109,31 @@ public final class Executor {
             result.withUnsafeMutableBufferPointer { o in run(i, batch: batch, output: o) }
         }
         return result
+    }
+
+    /// Runs `input.count / inputCount` samples and returns every graph output, each
+    /// batch × its per-sample count floats, in graph order.
+    public func runAll(_ input: [Float]) -> [[Float]] {
+        precondition(inputCount > 0 && input.count % inputCount == 0, "Executor.runAll: \(input.count) floats is not a whole number of \(inputCount)-float samples")
+        let batch = input.count / inputCount
+        var results = outputCounts.map { [Float](repeating: 0, count: batch * $0) }
+        input.withUnsafeBufferPointer { buffer in
+            guard let inBase = buffer.baseAddress else { return }
+            var done = 0
+            while done < batch {
+                let n = min(batchCapacity, batch - done)
+                let chunk = inBase + done * inputCount
+                runChunk(chunk, n: n)
+                for (o, slot) in outputs.enumerated() {
+                    let src = pointer(slot, chunk), k = outputCounts[o]
+                    results[o].withUnsafeMutableBufferPointer { dst in
+                        (dst.baseAddress! + done * k).update(from: src, count: n * k)
+                    }
+                }
+                done += n
+            }
+        }
+        return results
     }
 
     @inline(__always)

@@ -24,8 +24,9 @@ struct PlanBuilder {
         var constants: [Float]
         var arenaCount: Int
         var scratchCount: Int
-        var output: Slot
-        var outputShape: [Int]
+        /// Every graph output, in graph order.
+        var outputs: [Slot]
+        var outputShapes: [[Int]]
     }
 
     init(graph: Graph) throws(ModelError) {
@@ -46,8 +47,9 @@ struct PlanBuilder {
                                  problem: "computes only from constants; bnc runs graphs whose constants are initializers")
             }
         }
-        guard batched.contains(out.name) else {
-            throw ModelError(.unsupportedModel, place: "graph output '\(out.name)'", problem: "does not depend on the input '\(inputName)'")
+        _ = out
+        for o in graph.outputs where !batched.contains(o.name) {
+            throw ModelError(.unsupportedModel, place: "graph output '\(o.name)'", problem: "does not depend on the input '\(inputName)'")
         }
         self.batched = batched
         polymorphic = PlanBuilder.isPolymorphic(graph, batched: batched, shapes1: r1.shapes, specs1: r1.specs)
@@ -136,12 +138,16 @@ struct PlanBuilder {
             active.append(b)
         }
         steps = steps.map(resolveSlots)
-        let outName = graph.outputs[0].name
-        guard let outShape = shapes[outName] else {
-            throw ModelError(.unsupportedModel, place: "graph output '\(outName)'", problem: "has no inferred shape")
+        var outSlots: [Slot] = [], outShapes: [[Int]] = []
+        for o in graph.outputs {
+            guard let s = shapes[o.name] else {
+                throw ModelError(.unsupportedModel, place: "graph output '\(o.name)'", problem: "has no inferred shape")
+            }
+            outSlots.append(resolve(slot(o.name)))
+            outShapes.append(perSampleShape(s))
         }
         return Built(steps: steps, constants: constants, arenaCount: top, scratchCount: scratchCount,
-                     output: resolve(slot(outName)), outputShape: perSampleShape(outShape))
+                     outputs: outSlots, outputShapes: outShapes)
     }
 
     /// Per-sample shape reported to callers: dims after the batch dim (dim 0 of the
