@@ -32,6 +32,20 @@ public struct FoldProof: Equatable, Sendable {
     public var randomProbes: Int
     public var tolerance: Double
 
+    public init(
+        maxAbsDiff: Double, maxRelDiff: Double, outputScale: Double, argmaxAgreement: Double, probes: Int,
+        realProbes: Int, randomProbes: Int, tolerance: Double
+    ) {
+        self.maxAbsDiff = maxAbsDiff
+        self.maxRelDiff = maxRelDiff
+        self.outputScale = outputScale
+        self.argmaxAgreement = argmaxAgreement
+        self.probes = probes
+        self.realProbes = realProbes
+        self.randomProbes = randomProbes
+        self.tolerance = tolerance
+    }
+
     /// Whether the folded model is within `tolerance`.
     public var passed: Bool { maxRelDiff <= tolerance }
 

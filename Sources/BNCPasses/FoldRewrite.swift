@@ -73,7 +73,7 @@ struct Rewrite {
         try storeWeight(nw, dims: b.dims, name: b.name, node: gi, slot: 1, into: &out)
         try storeBias(nb, dims: c?.dimsFor(n) ?? [n], name: c?.name, node: gi, slot: 2, into: &out)
         graph.nodes[gi].attributes.removeAll { $0.name == "alpha" || $0.name == "beta" }
-        out.note = "transB \(attrs.transB ? 1 : 0)" + (attrs.alpha != 1 || attrs.beta != 1 ? ", alpha \(attrs.alpha) and beta \(attrs.beta) folded in" : "")
+        if attrs.alpha != 1 || attrs.beta != 1 { out.note = "alpha \(attrs.alpha) and beta \(attrs.beta) folded in" }
         return out
     }
 
@@ -171,7 +171,7 @@ struct Rewrite {
         try storeWeight(nw, dims: b.dims, name: b.name, node: gi, slot: 1, into: &out)
         try storeBias(nb, dims: c?.dimsFor(n) ?? [n], name: c?.name, node: gi, slot: 2, into: &out)
         graph.nodes[gi].attributes.removeAll { $0.name == "alpha" || $0.name == "beta" }
-        out.note = "transB \(attrs.transB ? 1 : 0)" + (attrs.alpha != 1 || attrs.beta != 1 ? ", alpha \(attrs.alpha) and beta \(attrs.beta) folded in" : "")
+        if attrs.alpha != 1 || attrs.beta != 1 { out.note = "alpha \(attrs.alpha) and beta \(attrs.beta) folded in" }
         return out
     }
 
