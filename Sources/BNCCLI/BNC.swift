@@ -15,7 +15,7 @@ public struct BNC: ParsableCommand {
             Bad input exits with status 2 and one line naming the file, the place and the problem.
             """,
         version: BNC.version,
-        subcommands: [Inspect.self, Verify.self, Convert.self, BenchModel.self])
+        subcommands: [Inspect.self, Verify.self, Convert.self, BenchModel.self, Train.self, Calibrate.self, FoldCommand.self, InferCommand.self])
 
     public init() {}
 }

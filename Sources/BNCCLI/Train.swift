@@ -1,0 +1,401 @@
+import ArgumentParser
+import BNCData
+import BNCGraph
+import BNCKernels
+import BNCModelFile
+import BNCTraining
+import Foundation
+
+extension TrainingError: BadInput {}
+
+extension Activation: ExpressibleByArgument {}
+extension WeightInitializer: ExpressibleByArgument {}
+
+/// `bnc train`: trains a network with batch normalization and writes its inference graph.
+struct Train: ParsableCommand {
+    enum Dataset: String, ExpressibleByArgument, CaseIterable {
+        case fashionMNIST = "fashion-mnist"
+        case toy
+    }
+    enum OptimizerName: String, ExpressibleByArgument, CaseIterable {
+        case sgd, adam
+    }
+    enum VarianceEstimator: String, ExpressibleByArgument, CaseIterable {
+        case biased, unbiased
+    }
+
+    static let configuration = CommandConfiguration(
+        abstract: "Train a batch-normalized network (default: MLP with BN on Fashion-MNIST) and write model.pb.",
+        discussion: """
+            Data: --dataset fashion-mnist (default) reads the four MNIST-format files (plain or \
+            .gz) from --data DIR (default \(MNISTFolder.defaultDirectory)); pixels are scaled \
+            x/255; the last tenth of the training images (after --limit) is held out for \
+            validation. --dataset toy is the BN tutorial's regression y = x² − 5 + N(0, 8²), \
+            x uniform on [−7, 10]: 500 training points and 500 validation points, no files.
+
+            Architectures (--arch): a preset or a spec of layers separated by '-' or ',':
+              mlp   d100-bn-act-d100-bn-act-d10                   (default for fashion-mnist)
+              cnn   c32-bn-act-p2-c64-bn-act-p2-d128-bn-act-d10   (input 1×28×28)
+              toy   bn-d30-bn-act (×7)-d1                          (default for toy)
+            d<N> dense; c<N>[k<K>][s<S>][v|p<P>] convolution (kernel 3, stride 1, 'same' \
+            padding unless v = valid or p<P> pixels); p<K> max pooling K×K stride K; bn batch \
+            normalization; relu, sigmoid, tanh, or act (= --activation); drop<R> dropout; flat. \
+            A dense or convolution directly followed by bn has no bias. --no-bn removes every bn.
+
+            Defaults: fashion-mnist 5 epochs, batch 128, Adam lr 0.001 (SGD lr 0.01); toy \
+            60 epochs, batch 32, Adam lr 0.01, N(0, 1) init. BN: epsilon 1e-3, momentum 0.99 \
+            (weight of the OLD moving value, as in Keras and ONNX), biased moving variance. \
+            Init: he for relu, glorot for sigmoid/tanh.
+
+            Reproducibility: the same flags and --seed give a byte-identical model file on the \
+            same machine type (OpenBLAS runs single-threaded; bnc splits work in two fixed \
+            halves, so core count does not matter). A checkpoint (an ONNX file with optimizer \
+            state) is written atomically after every epoch beside the output; --resume continues \
+            from it and ends with the same file as an uninterrupted run. It is deleted when \
+            training finishes.
+            """)
+
+    @Option(help: "Data set: fashion-mnist or toy.")
+    var dataset: Dataset = .fashionMNIST
+
+    @Option(help: ArgumentHelp("Folder with the MNIST-format files (plain or .gz).", valueName: "dir"))
+    var data: String?
+
+    @Option(help: "Architecture: mlp, cnn, toy, or a layer spec (see above).")
+    var arch: String?
+
+    @Flag(help: "Remove every batch normalization layer from the architecture.")
+    var noBn = false
+
+    @Option(help: "Activation for 'act' in the architecture: relu, sigmoid, tanh.")
+    var activation: Activation = .relu
+
+    @Option(help: "Passes over the training set.")
+    var epochs: Int?
+
+    @Option(help: "Examples per training step.")
+    var batchSize: Int?
+
+    @Option(help: "Learning rate (default 0.001 for adam, 0.01 for sgd; toy: 0.01).")
+    var lr: Float?
+
+    @Option(help: "Optimizer: sgd or adam.")
+    var optimizer: OptimizerName = .adam
+
+    @Option(help: "SGD momentum (0 = plain SGD).")
+    var momentum: Float = 0
+
+    @Option(help: "L2 weight decay λ on dense and conv weights (loss + λ/2·‖w‖²).")
+    var weightDecay: Float = 0
+
+    @Option(help: "BN momentum: weight of the old moving statistic (Keras/ONNX meaning).")
+    var bnMomentum: Float = 0.99
+
+    @Option(help: "BN epsilon added to the variance.")
+    var bnEpsilon: Float = 1e-3
+
+    @Option(help: "Moving-variance estimator: biased (/m) or unbiased (/(m−1)).")
+    var bnVariance: VarianceEstimator = .biased
+
+    @Option(help: "Weight initializer: he, glorot, normal (N(0, 1)).")
+    var `init`: WeightInitializer?
+
+    @Option(help: "Random seed for weights, shuffling and dropout.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Use only the first N training images (quick runs).")
+    var limit: Int?
+
+    @Option(help: "Validation examples held out from the end of the training set (default: a tenth).")
+    var validation: Int?
+
+    @Flag(help: "Print one JSON object per epoch (and one for the test result) per line.")
+    var json = false
+
+    @Option(name: [.short, .customLong("output")], help: "Model file to write.")
+    var output: String = "model.pb"
+
+    @Option(help: ArgumentHelp("Checkpoint file (default: <output>.ckpt).", valueName: "path"))
+    var checkpoint: String?
+
+    @Flag(help: "Continue from the checkpoint of an interrupted run with the same options.")
+    var resume = false
+
+    /// Testing aid: stop (as if killed) after this many epochs, leaving the checkpoint.
+    @Option(help: .hidden)
+    var stopAfter: Int?
+
+    // MARK: Resolved settings
+
+    var isToy: Bool { dataset == .toy }
+    var resolvedEpochs: Int { epochs ?? (isToy ? 60 : 5) }
+    var resolvedBatch: Int { batchSize ?? (isToy ? 32 : 128) }
+    var resolvedLR: Float { lr ?? (isToy ? 0.01 : (optimizer == .adam ? 0.001 : 0.01)) }
+    var resolvedArch: String { arch ?? (isToy ? "toy" : "mlp") }
+    var resolvedInit: WeightInitializer { self.`init` ?? (isToy ? .normal : (activation == .relu ? .he : .glorot)) }
+    var checkpointPath: String { checkpoint ?? output + ".ckpt" }
+    var optimizerKind: OptimizerKind {
+        optimizer == .adam ? .adam(learningRate: resolvedLR) : .sgd(learningRate: resolvedLR, momentum: momentum)
+    }
+    var bnSettings: BatchNormSettings {
+        BatchNormSettings(epsilon: bnEpsilon, momentum: bnMomentum, unbiasedVariance: bnVariance == .unbiased)
+    }
+    /// Whether the architecture takes images (1, H, W) rather than flat vectors: it has a
+    /// convolution or pooling.
+    var imageInput: Bool {
+        guard !isToy, let flat = try? ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: !noBn) else {
+            return false
+        }
+        return flat.contains {
+            if case .conv = $0 { return true }
+            if case .maxPool = $0 { return true }
+            return false
+        }
+    }
+
+    func layers() throws(TrainingError) -> [LayerSpec] {
+        try ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: !noBn, imageInput: imageInput)
+    }
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs)); try --epochs 5.") }
+        if let batchSize, batchSize < 2 {
+            throw ValidationError("--batch-size must be at least 2 (got \(batchSize)): batch normalization needs two examples; try --batch-size 60.")
+        }
+        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr)); try --lr 0.001.") }
+        if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1) (got \(momentum)); try --momentum 0.9.") }
+        if !(weightDecay >= 0 && weightDecay.isFinite) {
+            throw ValidationError("--weight-decay must be zero or positive (got \(weightDecay)); try --weight-decay 0.0001.")
+        }
+        if !(bnMomentum >= 0 && bnMomentum < 1) {
+            throw ValidationError("--bn-momentum is the weight of the old value and must be in [0, 1) (got \(bnMomentum)); try --bn-momentum 0.99 (a PyTorch momentum m is 1 − m here).")
+        }
+        if !(bnEpsilon > 0 && bnEpsilon.isFinite) { throw ValidationError("--bn-epsilon must be positive (got \(bnEpsilon)); try --bn-epsilon 0.001.") }
+        if let limit, limit < 4 { throw ValidationError("--limit must be at least 4 (got \(limit)); try --limit 1000.") }
+        if isToy && (limit != nil || data != nil) {
+            throw ValidationError("--limit and --data apply to image data sets; the toy data set has 500 fixed points. Remove them or use --dataset fashion-mnist.")
+        }
+        if let validation, validation < 0 { throw ValidationError("--validation must not be negative (got \(validation)); try --validation 6000.") }
+        if momentum != 0 && optimizer == .adam {
+            throw ValidationError("--momentum applies to SGD; add --optimizer sgd or remove --momentum.")
+        }
+        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1.") }
+        do {
+            let specs = try layers()
+            let outputs: Int? = specs.reversed().lazy.compactMap { spec -> Int? in
+                if case .dense(let n, _) = spec { return n }
+                return nil
+            }.first
+            let want = isToy ? 1 : 10
+            if outputs != want {
+                throw ValidationError("--arch must end with a dense layer of \(want) unit\(want == 1 ? "" : "s") for \(dataset.rawValue) (d\(want)); e.g. --arch \(isToy ? "toy" : "mlp").")
+            }
+            if isToy && imageInputSpec(specs) {
+                throw ValidationError("--arch for the toy data set must be dense (its input is one number); try --arch toy.")
+            }
+        } catch let e as TrainingError {
+            throw ValidationError("\(e.description).")
+        }
+    }
+
+    private func imageInputSpec(_ specs: [LayerSpec]) -> Bool {
+        specs.contains { if case .conv = $0 { return true }; if case .maxPool = $0 { return true }; return false }
+    }
+
+    /// Every setting that affects the trained bits except the epoch count (checkpoints must match).
+    var configText: String {
+        let specs = (try? layers()).map(ArchitectureSpec.text) ?? resolvedArch
+        return [
+            "dataset=\(dataset.rawValue)", "arch=\(specs)", "init=\(resolvedInit.rawValue)", "batch=\(resolvedBatch)",
+            "optimizer=\(optimizerKind.text)", "weight_decay=\(weightDecay)", "bn_momentum=\(bnMomentum)",
+            "bn_epsilon=\(bnEpsilon)", "bn_variance=\(bnVariance.rawValue)", "seed=\(seed)",
+            "limit=\(limit.map(String.init) ?? "all")", "validation=\(validation.map(String.init) ?? "default")",
+        ].joined(separator: " ")
+    }
+
+    // MARK: Run
+
+    func run() throws {
+        let sets = try loadData()
+        let specs = try layers()
+        let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,
+                                  task: isToy ? .regression : .classification, initializer: resolvedInit, seed: seed)
+        let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
+                                      weightDecay: weightDecay, seed: seed)
+        let trainer = try Trainer(network: network, options: options)
+        if resume {
+            guard FileManager.default.fileExists(atPath: checkpointPath) else {
+                throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
+            }
+            let saved = try ModelFile.load(path: checkpointPath)
+            do {
+                try Checkpoint.restore(saved, into: trainer, config: configText)
+            } catch {
+                throw TrainingError(place: checkpointPath, problem: error.description)
+            }
+            if !json { print("resuming from \(checkpointPath) after epoch \(trainer.epochsCompleted)") }
+        }
+        if !json && trainer.epochsCompleted == 0 {
+            print("training \(ArchitectureSpec.text(specs)) (\(network.parameterCount) parameters) on \(sets.name): \(sets.train.count) examples, \(sets.validation.count) validation, batch \(resolvedBatch), \(optimizerKind.text)")
+        }
+        let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
+        while trainer.epochsCompleted < resolvedEpochs {
+            let epoch = trainer.epochsCompleted + 1
+            let start = ContinuousClock.now
+            let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
+            let seconds = (ContinuousClock.now - start).seconds
+            let val = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
+            progress.finish()
+            report(epoch: epoch, trainLoss: trainLoss, validation: val, seconds: seconds, samples: sets.train.count)
+            try ModelFile.save(Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil)),
+                               to: checkpointPath)
+            if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
+        }
+        let test = try trainer.evaluate(sets.test)
+        let model = ModelExport.model(network, metadata: metadata(network: network, sets: sets, test: test))
+        try ModelFile.save(model, to: output)
+        try? FileManager.default.removeItem(atPath: checkpointPath)
+        if json {
+            var fields: [(String, String)] = [("event", "\"test\""), ("loss", jsonNumber(test.loss))]
+            if let a = test.accuracy { fields.append(("accuracy", jsonNumber(a))) }
+            fields.append(("output", jsonString(output)))
+            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        } else {
+            let acc = test.accuracy.map { String(format: "  test accuracy %.2f%%", $0 * 100) } ?? ""
+            print(String(format: "test loss %.4f", test.loss) + acc + "  → \(output)")
+        }
+    }
+
+    struct DataSets {
+        var name: String
+        var train: Examples, validation: Examples, test: Examples
+        var scaling: String
+        var classNames: String
+    }
+
+    func loadData() throws -> DataSets {
+        if isToy {
+            let (x, y) = ToyRegression.generate(count: 500, seed: seed)
+            let (vx, vy) = ToyRegression.generate(count: 500, seed: seed ^ 0x5EED_0000_0000_0001)
+            let train = Examples(inputs: x, shape: [1], values: y)
+            let val = Examples(inputs: vx, shape: [1], values: vy)
+            return DataSets(name: "toy regression", train: train, validation: val, test: val, scaling: "x", classNames: "regression")
+        }
+        let folder = data ?? MNISTFolder.defaultDirectory
+        var (train, test) = try MNISTFolder.load(directory: folder)
+        if let limit, limit < train.count { train = train.subset(0..<limit) }
+        let split = train.split(validationCount: Train.validationCount(validation, of: train.count))
+        let names = data == nil
+            ? "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+            : (0..<train.classCount).map(String.init).joined(separator: ",")
+        return DataSets(
+            name: data == nil ? "Fashion-MNIST" : folder,
+            train: Examples(split.train, asImages: imageInput), validation: Examples(split.validation, asImages: imageInput),
+            test: Examples(test, asImages: imageInput), scaling: train.images.scaling, classNames: names)
+    }
+
+    /// Examples held out for validation from `count` training examples.
+    static func validationCount(_ requested: Int?, of count: Int) -> Int {
+        max(0, min(requested ?? count / 10, count - 2))
+    }
+
+    func metadata(network: Network, sets: DataSets, test: Evaluation?) -> [(String, String)] {
+        var m: [(String, String)] = [
+            (MetadataKey.inputScaling, isToy ? "x" : "x/255"),
+            (MetadataKey.task, isToy ? "regression" : "classification: " + (data == nil
+                ? "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+                : (0..<10).map(String.init).joined(separator: ","))),
+            (MetadataKey.trainDataset, isToy ? "toy" : (data == nil ? "fashion-mnist" : "mnist-folder")),
+            (MetadataKey.trainArch, "\(resolvedArch) = \(ArchitectureSpec.text(network.units.map(\.spec)))"),
+            (MetadataKey.trainEpochs, "\(resolvedEpochs)"),
+            (MetadataKey.trainSeed, "\(seed)"),
+            (MetadataKey.trainOptimizer, optimizerKind.text + (weightDecay != 0 ? " weight_decay=\(weightDecay)" : "")),
+            (MetadataKey.trainBatchSize, "\(resolvedBatch)"),
+            ("bnc.train.init", resolvedInit.rawValue),
+        ]
+        if let limit { m.append(("bnc.train.limit", "\(limit)")) }
+        if !isToy {
+            m.append(("bnc.train.examples", "\(sets.train.count)"))
+            m.append(("bnc.train.validation", "\(sets.validation.count)"))
+        }
+        if let test {
+            if let a = test.accuracy { m.append((MetadataKey.trainTestAccuracy, String(format: "%.6f", a))) }
+            m.append((MetadataKey.trainTestLoss, String(format: "%.6f", test.loss)))
+        }
+        return m
+    }
+
+    func report(epoch: Int, trainLoss: Double, validation: Evaluation?, seconds: Double, samples: Int) {
+        let rate = Double(samples) / max(seconds, 1e-9)
+        if json {
+            var fields: [(String, String)] = [
+                ("event", "\"epoch\""), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
+                ("train_loss", jsonNumber(trainLoss)),
+            ]
+            if let validation {
+                fields.append(("val_loss", jsonNumber(validation.loss)))
+                if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
+            }
+            fields += [("seconds", jsonNumber(seconds)), ("samples_per_second", jsonNumber(rate))]
+            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+        } else {
+            var line = String(format: "epoch %d/%d  train loss %.4f", epoch, resolvedEpochs, trainLoss)
+            if let validation {
+                line += String(format: "  val loss %.4f", validation.loss)
+                if let a = validation.accuracy { line += String(format: "  val accuracy %.2f%%", a * 100) }
+            }
+            line += String(format: "  %.2f s  %.0f samples/s", seconds, rate)
+            print(line)
+        }
+        fflush(nil)
+    }
+}
+
+/// A one-line progress bar redrawn in place (only on terminals), at most 10 times a second.
+final class Progress {
+    let enabled: Bool
+    private var lastDraw = ContinuousClock.now - .seconds(1)
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ p: StepProgress, epochs: Int) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        guard p.step == p.steps || now - lastDraw >= .milliseconds(100) else { return }
+        lastDraw = now
+        let width = 24
+        let filled = p.steps > 0 ? width * p.step / p.steps : width
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let rate = Double(p.samples) / max(p.seconds, 1e-9)
+        let eta = p.step > 0 ? p.seconds * Double(p.steps - p.step) / Double(p.step) : 0
+        let line = String(format: "epoch %d/%d [%@] %d/%d  %.0f samples/s  loss %.4f  ETA %.0fs",
+                          p.epoch + 1, epochs, bar, p.step, p.steps, rate, p.runningLoss, eta)
+        FileHandle.standardOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        drawn = false
+    }
+}
+
+/// A JSON number (finite) or null.
+func jsonNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+
+/// A JSON string literal.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}

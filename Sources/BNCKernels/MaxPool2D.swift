@@ -1,0 +1,130 @@
+/// 2-D max pooling in NCHW layout (as ONNX `MaxPool`), forward and backward.
+///
+/// Padding counts as −∞ (never selected). Shapes: x (N, C, H, W), y (N, C, oH, oW).
+
+/// Sizes and hyper-parameters of one pooling; validated once, then trusted by kernels.
+public struct PoolGeometry: Equatable, Sendable {
+    public var channels: Int, height: Int, width: Int
+    public var kernelHeight: Int, kernelWidth: Int
+    public var strideH: Int, strideW: Int
+    /// Padding, ONNX order [top, left, bottom, right].
+    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
+    public var dilationH: Int, dilationW: Int
+    public var ceilMode: Bool
+    public let outHeight: Int, outWidth: Int
+
+    /// Output size per ONNX: ⌊(H + pads − dilation·(k − 1) − 1)/stride⌋ + 1 (⌈⌉ with
+    /// `ceilMode`, dropping a last window that would start in the bottom/right padding).
+    public init(
+        channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int,
+        strides: (Int, Int), pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0),
+        dilations: (Int, Int) = (1, 1), ceilMode: Bool = false
+    ) throws(KernelShapeError) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        (strideH, strideW) = strides
+        (padTop, padLeft, padBottom, padRight) = pads
+        (dilationH, dilationW) = dilations
+        self.ceilMode = ceilMode
+        guard channels > 0, height > 0, width > 0 else {
+            throw KernelShapeError("channels and sizes must be positive (C \(channels), H \(height), W \(width))")
+        }
+        guard kernelHeight > 0, kernelWidth > 0 else { throw KernelShapeError("kernel \(kernelHeight)×\(kernelWidth) must be positive") }
+        guard strideH > 0, strideW > 0 else { throw KernelShapeError("strides \(strideH), \(strideW) must be positive") }
+        guard dilationH > 0, dilationW > 0 else { throw KernelShapeError("dilations \(dilationH), \(dilationW) must be positive") }
+        guard padTop >= 0, padLeft >= 0, padBottom >= 0, padRight >= 0 else {
+            throw KernelShapeError("pads [\(padTop), \(padLeft), \(padBottom), \(padRight)] must not be negative")
+        }
+        guard padTop < kernelHeight, padBottom < kernelHeight, padLeft < kernelWidth, padRight < kernelWidth else {
+            throw KernelShapeError("pads [\(padTop), \(padLeft), \(padBottom), \(padRight)] must be smaller than the kernel \(kernelHeight)×\(kernelWidth)")
+        }
+        let spanH = dilationH * (kernelHeight - 1) + 1, spanW = dilationW * (kernelWidth - 1) + 1
+        let paddedH = height + padTop + padBottom, paddedW = width + padLeft + padRight
+        guard spanH <= paddedH, spanW <= paddedW else {
+            throw KernelShapeError("kernel span \(spanH)×\(spanW) exceeds the padded input \(paddedH)×\(paddedW)")
+        }
+        func size(_ padded: Int, _ span: Int, _ stride: Int, _ inSize: Int, _ padBegin: Int) -> Int {
+            if !ceilMode { return (padded - span) / stride + 1 }
+            var o = (padded - span + stride - 1) / stride + 1
+            if (o - 1) * stride >= inSize + padBegin { o -= 1 }
+            return o
+        }
+        outHeight = size(paddedH, spanH, strideH, height, padTop)
+        outWidth = size(paddedW, spanW, strideW, width, padLeft)
+    }
+}
+
+public enum MaxPool2D {
+    /// y = max over each window; `argmax` (N, C, oH, oW), when given, receives the index
+    /// h·W + w within the input plane of the selected value (−1 if the window saw only padding).
+    public static func forward(
+        _ g: PoolGeometry, batch n: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+        argmax: UnsafeMutablePointer<Int32>?
+    ) {
+        let H = g.height, W = g.width, oH = g.outHeight, oW = g.outWidth
+        let simple = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideH == 2 && g.strideW == 2
+            && g.padTop == 0 && g.padLeft == 0 && g.dilationH == 1 && g.dilationW == 1
+            && 2 * oH <= H && 2 * oW <= W
+        for plane in 0..<(n * g.channels) {
+            let xp = x + plane * H * W
+            let yp = y + plane * oH * oW
+            let ap = argmax.map { $0 + plane * oH * oW }
+            if simple {
+                // The common 2×2/2 case without bounds checks.
+                for oy in 0..<oH {
+                    let r0 = xp + 2 * oy * W, r1 = r0 + W
+                    for ox in 0..<oW {
+                        let c = 2 * ox
+                        var best = r0[c], at = 2 * oy * W + c
+                        if r0[c + 1] > best { best = r0[c + 1]; at = 2 * oy * W + c + 1 }
+                        if r1[c] > best { best = r1[c]; at = (2 * oy + 1) * W + c }
+                        if r1[c + 1] > best { best = r1[c + 1]; at = (2 * oy + 1) * W + c + 1 }
+                        yp[oy * oW + ox] = best
+                        ap?[oy * oW + ox] = Int32(at)
+                    }
+                }
+                continue
+            }
+            for oy in 0..<oH {
+                for ox in 0..<oW {
+                    var best = -Float.infinity
+                    var at = -1
+                    for ky in 0..<g.kernelHeight {
+                        let iy = oy * g.strideH + ky * g.dilationH - g.padTop
+                        if iy < 0 || iy >= H { continue }
+                        for kx in 0..<g.kernelWidth {
+                            let ix = ox * g.strideW + kx * g.dilationW - g.padLeft
+                            if ix < 0 || ix >= W { continue }
+                            let v = xp[iy * W + ix]
+                            // NaN propagates: a NaN input wins once seen.
+                            if at < 0 || v > best || (v.isNaN && !best.isNaN) {
+                                best = v
+                                at = iy * W + ix
+                            }
+                        }
+                    }
+                    yp[oy * oW + ox] = best
+                    ap?[oy * oW + ox] = Int32(at)
+                }
+            }
+        }
+    }
+
+    /// dx (N, C, H, W) = scatter of dy to the positions `argmax` recorded; overwritten.
+    public static func backward(
+        _ g: PoolGeometry, batch n: Int, gradient dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+        inputGradient dx: UnsafeMutablePointer<Float>
+    ) {
+        let inPlane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        dx.update(repeating: 0, count: n * g.channels * inPlane)
+        for plane in 0..<(n * g.channels) {
+            let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, ap = argmax + plane * outPlane
+            for o in 0..<outPlane where ap[o] >= 0 {
+                dxp[Int(ap[o])] += dyp[o]
+            }
+        }
+    }
+}

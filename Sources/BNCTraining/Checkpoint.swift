@@ -1,0 +1,74 @@
+import BNCGraph
+
+/// Training checkpoints as ONNX model files.
+///
+/// A checkpoint is the inference model of the network at the end of an epoch (so it loads,
+/// validates and integrity-checks like any model, and can even be inferred from) plus:
+/// - one extra initializer per parameter and optimizer slot, `<parameter>.<slot>` (slots
+///   `velocity` for SGD with momentum, `m` and `v` for Adam), not read by any node;
+/// - metadata `bnc.checkpoint.epochs_completed`, `bnc.checkpoint.step` (optimizer updates,
+///   Adam's t) and `bnc.checkpoint.config` (every setting that affects the result except the
+///   epoch count; resuming with different settings is refused).
+/// Epoch shuffles and dropout draws are derived from (seed, epoch), so no generator state
+/// is needed.
+public enum Checkpoint {
+    public static let epochsKey = "bnc.checkpoint.epochs_completed"
+    public static let stepKey = "bnc.checkpoint.step"
+    public static let configKey = "bnc.checkpoint.config"
+
+    /// The checkpoint of `trainer`'s current state.
+    public static func model(_ trainer: Trainer, config: String, metadata: [(String, String)] = []) -> Model {
+        var model = ModelExport.model(trainer.network, metadata: metadata)
+        let store = trainer.network.store
+        for (slot, buffer) in zip(trainer.optimizer.kind.stateNames, trainer.optimizer.state) {
+            for e in store.entries {
+                let values = Array(UnsafeBufferPointer(start: buffer.pointer + e.offset, count: e.count))
+                model.graph.initializers.append(Tensor(name: "\(e.name).\(slot)", dims: e.dims, floats: values))
+            }
+        }
+        model[metadata: epochsKey] = "\(trainer.epochsCompleted)"
+        model[metadata: stepKey] = "\(trainer.steps)"
+        model[metadata: configKey] = config
+        return model
+    }
+
+    /// Restores weights, moving statistics, optimizer state and counters from a checkpoint
+    /// made by `model(_:config:)` for the same configuration.
+    public static func restore(_ model: Model, into trainer: Trainer, config: String) throws(TrainingError) {
+        guard let saved = model[metadata: configKey], let epochsText = model[metadata: epochsKey],
+              let stepText = model[metadata: stepKey], let epochs = Int(epochsText), let step = Int(stepText),
+              epochs >= 0, step >= 0
+        else {
+            throw TrainingError(place: "checkpoint", problem: "is not a bnc training checkpoint (metadata \(configKey), \(epochsKey) or \(stepKey) missing or invalid)")
+        }
+        guard saved == config else {
+            throw TrainingError(
+                place: "checkpoint",
+                problem: "was made with different settings (\(saved)); now: \(config). Rerun with the same options, or delete the checkpoint to start over")
+        }
+        let network = trainer.network
+        for (name, dims, _) in network.namedTensors() {
+            let values = try floats(model, name, dims: dims)
+            try network.setTensor(name, values)
+        }
+        let store = network.store
+        for (slot, buffer) in zip(trainer.optimizer.kind.stateNames, trainer.optimizer.state) {
+            for e in store.entries {
+                let values = try floats(model, "\(e.name).\(slot)", dims: e.dims)
+                values.withUnsafeBufferPointer { buffer.pointer.advanced(by: e.offset).update(from: $0.baseAddress!, count: e.count) }
+            }
+        }
+        trainer.optimizer.step = step
+        trainer.epochsCompleted = epochs
+    }
+
+    private static func floats(_ model: Model, _ name: String, dims: [Int]) throws(TrainingError) -> [Float] {
+        guard let t = model.graph.initializer(named: name) else {
+            throw TrainingError(place: "checkpoint tensor '\(name)'", problem: "is missing")
+        }
+        guard t.dims == dims, let v = t.floats else {
+            throw TrainingError(place: "checkpoint tensor '\(name)'", problem: "has dims \(t.dims) of \(DataType.name(t.dataType)); expected FLOAT \(dims)")
+        }
+        return v
+    }
+}

@@ -1,0 +1,47 @@
+import BNCKernels
+
+/// 2-D convolution. x (N, C, H, W), weight (M, C/G, kh, kw), bias (M), y (N, M, oH, oW).
+final class ConvLayer: Layer {
+    let geometry: ConvGeometry
+    let inputCount: Int, outputCount: Int
+    let store: ParameterStore
+    let weight: Int, bias: Int?
+    private let output = FloatBuffer(count: 0)
+    private let inputGradient = FloatBuffer(count: 0)
+    private let scratch: FloatBuffer
+    private var savedInput: UnsafeMutablePointer<Float>?
+
+    init(name: String, geometry: ConvGeometry, bias hasBias: Bool, store: ParameterStore) {
+        self.geometry = geometry
+        inputCount = geometry.inChannels * geometry.inSpatial
+        outputCount = geometry.outChannels * geometry.outSpatial
+        self.store = store
+        weight = store.register(
+            name: "\(name).weight",
+            dims: [geometry.outChannels, geometry.inChannels / geometry.groups, geometry.kernelHeight, geometry.kernelWidth],
+            decays: true)
+        bias = hasBias ? store.register(name: "\(name).bias", dims: [geometry.outChannels], decays: false) : nil
+        scratch = FloatBuffer(count: max(geometry.forwardScratchCount, geometry.backwardScratchCount))
+    }
+
+    func reserve(batch: Int) {
+        output.reserve(batch * outputCount)
+        inputGradient.reserve(batch * inputCount)
+    }
+
+    func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) -> UnsafeMutablePointer<Float> {
+        savedInput = x
+        Conv2D.forward(geometry, batch: batch, input: x, weight: store.pointer(weight),
+                       bias: bias.map { UnsafePointer(store.pointer($0)) }, output: output.pointer, scratch: scratch.pointer)
+        return output.pointer
+    }
+
+    func backward(_ dy: UnsafeMutablePointer<Float>, batch: Int, needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
+        guard let x = savedInput else { preconditionFailure("backward before forward") }
+        Conv2D.backward(geometry, batch: batch, input: x, weight: store.pointer(weight), gradient: dy,
+                        inputGradient: needInputGradient ? inputGradient.pointer : nil,
+                        weightGradient: store.gradient(weight), biasGradient: bias.map { store.gradient($0) },
+                        scratch: scratch.pointer)
+        return needInputGradient ? inputGradient.pointer : nil
+    }
+}
