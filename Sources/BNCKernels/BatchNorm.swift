@@ -10,6 +10,10 @@
 /// Inference: y = act(x·a_c + b_c) with a_c = γ/√(var + ε), b_c = β − μ·a_c from the moving
 ///            statistics (`inferenceCoefficients`).
 public enum BatchNorm {
+    /// Spatial kernels over at least this many values split channels (or samples) over the
+    /// two cores; each channel's sums are computed by one thread in a fixed order either way.
+    public static let parallelThreshold = 65_536
+
     /// a_c = γ_c/√(var_c + ε), b_c = β_c − mean_c·a_c, computed in Double and rounded once.
     /// All arrays hold `channels` values.
     public static func inferenceCoefficients(
@@ -42,7 +46,10 @@ public enum BatchNorm {
             }
             return
         }
-        for i in 0..<n {
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+        let samples = split ? Parallel.range(slice, of: n) : (slice == 0 ? 0..<n : 0..<0)
+        for i in samples {
             for c in 0..<channels {
                 let off = (i * channels + c) * s
                 let xp = x + off, yp = y + off
@@ -53,6 +60,7 @@ public enum BatchNorm {
                 default: for j in 0..<s { yp[j] = activation.apply(xp[j] * ac + bc) }
                 }
             }
+        }
         }
     }
 
@@ -101,7 +109,13 @@ public enum BatchNorm {
             }
             return
         }
-        for c in 0..<channels {
+        // Channels are independent: split them over the two cores for large batches.
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        func channelRange(_ slice: Int) -> Range<Int> {
+            split ? Parallel.range(slice, of: channels) : (slice == 0 ? 0..<channels : 0..<0)
+        }
+        Parallel.forEachSlice(split) { slice in
+        for c in channelRange(slice) {
             var total = 0.0
             for i in 0..<n {
                 let p = x + (i * channels + c) * s
@@ -136,6 +150,7 @@ public enum BatchNorm {
                 default: for j in 0..<s { yp[j] = activation.apply(hp[j] * g + b) }
                 }
             }
+        }
         }
     }
 
@@ -201,7 +216,12 @@ public enum BatchNorm {
             }
             return
         }
-        for c in 0..<channels {
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        func channelRange(_ slice: Int) -> Range<Int> {
+            split ? Parallel.range(slice, of: channels) : (slice == 0 ? 0..<channels : 0..<0)
+        }
+        Parallel.forEachSlice(split) { slice in
+        for c in channelRange(slice) {
             var sumDz = 0.0, sumDzH = 0.0
             for i in 0..<n {
                 let off = (i * channels + c) * s
@@ -228,6 +248,7 @@ public enum BatchNorm {
                 let hp = xhat + off, dzp = dx + off
                 for j in 0..<s { dzp[j] = k * (dzp[j] - mb - hp[j] * mg) }
             }
+        }
         }
     }
 

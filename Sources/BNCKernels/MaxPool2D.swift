@@ -68,7 +68,10 @@ public enum MaxPool2D {
         let simple = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideH == 2 && g.strideW == 2
             && g.padTop == 0 && g.padLeft == 0 && g.dilationH == 1 && g.dilationW == 1
             && 2 * oH <= H && 2 * oW <= W
-        for plane in 0..<(n * g.channels) {
+        let planes = n * g.channels
+        let split = planes * H * W >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+        for plane in split ? Parallel.range(slice, of: planes) : 0..<planes {
             let xp = x + plane * H * W
             let yp = y + plane * oH * oW
             let ap = argmax.map { $0 + plane * oH * oW }
@@ -110,6 +113,7 @@ public enum MaxPool2D {
                     ap?[oy * oW + ox] = Int32(at)
                 }
             }
+        }
         }
     }
 
