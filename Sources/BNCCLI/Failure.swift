@@ -1,4 +1,5 @@
 import ArgumentParser
+import BNCData
 import BNCGraph
 
 import Foundation
@@ -8,6 +9,7 @@ import Foundation
 public protocol BadInput: Error, CustomStringConvertible {}
 
 extension ModelError: BadInput {}
+extension DataError: BadInput {}
 
 /// A check bnc ran failed (a fold whose proof exceeded the tolerance, a digest that does
 /// not match in `verify`): the message is printed, exit status 1.

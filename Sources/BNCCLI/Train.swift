@@ -7,7 +7,6 @@ import BNCTraining
 import Foundation
 
 extension TrainingError: BadInput {}
-extension DataError: BadInput {}
 
 extension Activation: ExpressibleByArgument {}
 extension WeightInitializer: ExpressibleByArgument {}

@@ -27,7 +27,9 @@ final class RawSource {
     init(path: String) throws(DataError) {
         self.path = path
         self.memory = []
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below);
+        // reads from regular files ignore the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let code = errno
             let reason = String(cString: strerror(code))

@@ -48,7 +48,7 @@ struct IDXHeader: Equatable, Sendable {
         if got < 4 {
             throw DataError(
                 file: path, place: "header",
-                problem: "file is only \(got) bytes long (after decompression); an IDX header needs at least 8")
+                problem: "\(stream.isGzip ? "decompressed data is" : "file is") only \(got) bytes long; an IDX header needs at least 8")
         }
         if start.0 != 0 || start.1 != 0 {
             throw DataError(

@@ -34,17 +34,19 @@ public struct ImageSet: Equatable, Sendable {
         self.storage = storage
     }
 
-    /// The images of an IDX file with dims `[N, H, W]`, or `[H, W]` (one image).
+    /// The images of an IDX file with dims `[N, H, W]`, `[N, 1, H, W]` (NCHW, one channel) or
+    /// `[H, W]` (one image).
     public init(_ file: IDXFile) throws(DataError) {
         let dims = file.dims
         let (n, h, w): (Int, Int, Int)
         switch dims.count {
         case 3: (n, h, w) = (dims[0], dims[1], dims[2])
         case 2: (n, h, w) = (1, dims[0], dims[1])
+        case 4 where dims[1] == 1: (n, h, w) = (dims[0], dims[2], dims[3])
         default:
             throw DataError(
                 file: file.path, place: "header",
-                problem: "dims \(dims) are not images: expected [count, height, width] or [height, width]")
+                problem: "dims \(dims) are not one-channel images: expected [count, height, width], [count, 1, height, width] or [height, width]")
         }
         if h == 0 || w == 0 {
             throw DataError(file: file.path, place: "header", problem: "images of \(h)×\(w) pixels are empty")

@@ -14,10 +14,12 @@ public enum MNISTFolder {
     /// Loads the training and test sets (10 classes), pixels kept as bytes. Each file is looked
     /// up plain first, then with `.gz`; either may be compressed (content decides).
     public static func load(directory: String = defaultDirectory) throws(DataError) -> (train: LabeledImages, test: LabeledImages) {
-        let train = try LabeledImages(
-            imagesPath: locate(trainImages, in: directory), labelsPath: locate(trainLabels, in: directory))
-        let test = try LabeledImages(
-            imagesPath: locate(testImages, in: directory), labelsPath: locate(testLabels, in: directory))
+        // Find all four first: a missing file is reported before anything is read.
+        let paths = try [trainImages, trainLabels, testImages, testLabels].map { (name) throws(DataError) -> String in
+            try locate(name, in: directory)
+        }
+        let train = try LabeledImages(imagesPath: paths[0], labelsPath: paths[1])
+        let test = try LabeledImages(imagesPath: paths[2], labelsPath: paths[3])
         if train.images.height != test.images.height || train.images.width != test.images.width {
             throw DataError(
                 file: directory, place: "",

@@ -85,16 +85,24 @@ public struct ValueInfo: Equatable, Sendable {
     public var elemType: Int32
     /// The shape, or nil when the file gives none (unknown rank).
     public var shape: [Dimension]?
+    /// `TypeProto.denotation` (e.g. "TENSOR"), "" when absent.
+    public var denotation: String
+    /// `Dimension.denotation` per entry of `shape` (e.g. "DATA_BATCH"); empty, or one
+    /// entry per dimension with "" where absent.
+    public var dimensionDenotations: [String]
     public var docString: String
     public var unknownFields: UnknownFields
 
     public init(
-        name: String, elemType: Int32 = DataType.float, shape: [Dimension]?, docString: String = "",
+        name: String, elemType: Int32 = DataType.float, shape: [Dimension]?, denotation: String = "",
+        dimensionDenotations: [String] = [], docString: String = "",
         unknownFields: UnknownFields = UnknownFields()
     ) {
         self.name = name
         self.elemType = elemType
         self.shape = shape
+        self.denotation = denotation
+        self.dimensionDenotations = dimensionDenotations
         self.docString = docString
         self.unknownFields = unknownFields
     }

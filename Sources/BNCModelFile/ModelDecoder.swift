@@ -118,6 +118,12 @@ enum ModelDecoder {
             throw ModelError(.missingField, place: place, problem: "has no type field (required since ONNX IR 2)")
         }
         let code = Int32(bitPattern: a.type.rawValue)
+        let present: [(Int32, Bool)] = [(1, a.has_f != 0), (2, a.has_i != 0), (3, a.has_s != 0), (4, a.t != nil),
+                                         (6, a.n_floats > 0), (7, a.n_ints > 0), (8, a.n_strings > 0)]
+        if let stray = present.first(where: { $0.1 && $0.0 != code }) {
+            throw ModelError(.wrongAttributeType, place: place,
+                             problem: "has type \(AttributeValue.typeName(code)) but also a \(AttributeValue.typeName(stray.0)) value")
+        }
         let value: AttributeValue
         switch code {
         case 1: value = .float(a.f)
@@ -156,16 +162,19 @@ enum ModelDecoder {
                                  unknownFields: unknown(v.base))
             if let t = v.type {
                 let type = t.pointee
-                if type.base.n_unknown_fields > 0 {
-                    throw ModelError(.unsupportedModel, place: place,
-                                     problem: "has a non-tensor type (field \(unknown(type.base).fields[0].number) of TypeProto); bnc handles tensor values only")
-                }
+                try rejectUnknown(type.base, place: place, message: "TypeProto",
+                                  why: "a non-tensor type (sequence, map, optional or sparse); bnc handles tensor values only")
+                info.denotation = try string(type.denotation, "\(place) denotation")
                 if type.value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, let tt = type.tensor_type {
+                    try rejectUnknown(tt.pointee.base, place: place, message: "TypeProto.Tensor", why: nil)
                     info.elemType = tt.pointee.has_elem_type != 0 ? tt.pointee.elem_type : DataType.undefined
                     if let s = tt.pointee.shape {
+                        try rejectUnknown(s.pointee.base, place: place, message: "TensorShapeProto", why: nil)
                         var dims: [ValueInfo.Dimension] = []
+                        var denotations: [String] = []
                         for dp in try messages(s.pointee.dim, s.pointee.n_dim, "\(place) shape") {
                             let d = dp.pointee
+                            try rejectUnknown(d.base, place: place, message: "TensorShapeProto.Dimension", why: nil)
                             switch d.value_case {
                             case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE:
                                 dims.append(.value(d.dim_value))
@@ -174,8 +183,10 @@ enum ModelDecoder {
                             default:
                                 dims.append(.unknown)
                             }
+                            denotations.append(try string(d.denotation, "\(place) dimension denotation"))
                         }
                         info.shape = dims
+                        info.dimensionDenotations = denotations.allSatisfy(\.isEmpty) ? [] : denotations
                     }
                 }
             }
@@ -314,6 +325,13 @@ enum ModelDecoder {
         out.reserveCapacity(count)
         for i in 0..<count { out.append(try string(list[i], what)) }
         return out
+    }
+
+    /// Messages whose unknown fields bnc cannot carry: reject rather than drop them.
+    private static func rejectUnknown(_ base: ProtobufCMessage, place: String, message: String, why: String?) throws(ModelError) {
+        guard base.n_unknown_fields > 0, let u = base.unknown_fields else { return }
+        throw ModelError(.unsupportedModel, place: place,
+                         problem: "\(message) has field \(u[0].tag), " + (why ?? "which bnc's schema does not carry"))
     }
 
     private static func unknown(_ base: ProtobufCMessage) -> UnknownFields {

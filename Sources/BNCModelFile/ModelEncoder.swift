@@ -155,8 +155,12 @@ enum ModelEncoder {
         let v = a.message(Onnx__ValueInfoProto.self) { onnx__value_info_proto__init($0) }
         v.pointee.name = a.cString(info.name)
         v.pointee.doc_string = a.string(info.docString)
-        if info.elemType != DataType.undefined || info.shape != nil {
+        if info.elemType != DataType.undefined || info.shape != nil || !info.denotation.isEmpty {
             let type = a.message(Onnx__TypeProto.self) { onnx__type_proto__init($0) }
+            type.pointee.denotation = a.string(info.denotation)
+            v.pointee.type = type
+        }
+        if info.elemType != DataType.undefined || info.shape != nil, let type = v.pointee.type {
             let tt = a.message(Onnx__TypeProto__Tensor.self) { onnx__type_proto__tensor__init($0) }
             if info.elemType != DataType.undefined {
                 tt.pointee.has_elem_type = 1
@@ -164,8 +168,11 @@ enum ModelEncoder {
             }
             if let shape = info.shape {
                 let s = a.message(Onnx__TensorShapeProto.self) { onnx__tensor_shape_proto__init($0) }
-                let dims = shape.map { d in
+                let dims = shape.enumerated().map { i, d in
                     let dp = a.message(Onnx__TensorShapeProto__Dimension.self) { onnx__tensor_shape_proto__dimension__init($0) }
+                    if i < info.dimensionDenotations.count {
+                        dp.pointee.denotation = a.string(info.dimensionDenotations[i])
+                    }
                     switch d {
                     case .value(let n):
                         dp.pointee.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
@@ -184,7 +191,6 @@ enum ModelEncoder {
             }
             type.pointee.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
             type.pointee.tensor_type = tt
-            v.pointee.type = type
         }
         setUnknown(&v.pointee.base, info.unknownFields, a)
         return v

@@ -16,10 +16,15 @@ public enum ModelFile {
     }
 
     /// Decodes and validates a model from bytes; `path` names the source in errors.
+    /// A stored integrity digest (`bnc.integrity.sha256`) must match the tensors.
     public static func decode(_ bytes: [UInt8], path: String? = nil) throws(ModelError) -> Model {
-        do {
+        do throws(ModelError) {
             let model = try ModelDecoder.decode(bytes)
             try GraphValidator.validate(model)
+            if case .mismatch(let stored, let computed) = TensorDigest.status(of: model) {
+                throw ModelError(.integrityMismatch, place: "metadata '\(MetadataKey.integritySHA256)'",
+                                 problem: "the tensors hash to \(computed.prefix(16))…, the file says \(stored.prefix(16))…: a weight was changed or damaged after the file was written")
+            }
             return model
         } catch {
             throw path.map { error.inFile($0) } ?? error
@@ -35,8 +40,14 @@ public enum ModelFile {
         }
     }
 
-    /// Encodes a model. The same model always gives the same bytes.
+    /// Encodes a model with its integrity digest set (`TensorDigest.stamped`).
+    /// The same model always gives the same bytes, and so does a re-encode of a decode.
     public static func encode(_ model: Model) -> [UInt8] {
+        ModelEncoder.encode(TensorDigest.stamped(model))
+    }
+
+    /// Encodes exactly the given model, without adding or refreshing a digest.
+    public static func encodeUnstamped(_ model: Model) -> [UInt8] {
         ModelEncoder.encode(model)
     }
 

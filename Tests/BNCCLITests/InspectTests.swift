@@ -89,3 +89,36 @@ import Testing
         #expect(h.stdout.contains("inspect"))
     }
 }
+
+@Suite struct VerifyTests {
+    @Test func verifyReportsMatchMismatchAndAbsent() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.pb").path
+        try ModelFile.save(InspectTests.smallModel(), to: good)
+        let ok = try CLIRunner.run(["verify", good])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.contains("tensors match sha256"))
+
+        // Flip one bit inside dense2.bias (0.1, 0.2, 0.3 → find 0.2's bytes).
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: good)))
+        let pattern = withUnsafeBytes(of: Float(0.2).bitPattern.littleEndian) { Array($0) }
+        let at = try #require(bytes.indices.first { i in i + 4 <= bytes.count && Array(bytes[i..<(i + 4)]) == pattern })
+        bytes[at] ^= 0x01
+        let bad = dir.appendingPathComponent("bad.pb").path
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        let flipped = try CLIRunner.run(["verify", bad])
+        #expect(flipped.status == 1)
+        #expect(flipped.stderr.contains("do not match the stored digest"))
+        // Loading it anywhere else is refused as bad input.
+        let inspect = try CLIRunner.run(["inspect", bad])
+        #expect(inspect.status == 2)
+        #expect(inspect.stderr.contains("bnc.integrity.sha256"))
+
+        let plain = dir.appendingPathComponent("plain.pb").path
+        try Data(ModelFile.encodeUnstamped(InspectTests.smallModel())).write(to: URL(fileURLWithPath: plain))
+        let absent = try CLIRunner.run(["verify", plain])
+        #expect(absent.status == 0)
+        #expect(absent.stdout.contains("no bnc integrity digest"))
+    }
+}

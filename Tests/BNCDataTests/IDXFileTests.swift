@@ -214,7 +214,7 @@ import Testing
             #expect(e.place == "header", "\(e)")
         }
         let e = try #require(dataError { try IDXFile.parse(gzip([0, 0]), path: "tiny.gz") })
-        #expect(e.problem.contains("only 2 bytes"), "\(e)")
+        #expect(e.problem.contains("decompressed data is only 2 bytes"), "\(e)")
     }
 
     @Test func nonFiniteFloatsAreRejected() throws {
@@ -232,5 +232,14 @@ import Testing
         #expect(e.problem.contains("cannot open"))
         let d = try #require(dataError { try IDXFile.read(path: "/tmp") })
         #expect(d.problem.contains("directory"))
+        // Devices and FIFOs are refused, without blocking on open or reading forever.
+        let z = try #require(dataError { try IDXFile.read(path: "/dev/zero") })
+        #expect(z.problem.contains("not a regular file"))
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fifo = folder.appendingPathComponent("fifo").path
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let f = try #require(dataError { try IDXFile.read(path: fifo) })
+        #expect(f.problem.contains("not a regular file"))
     }
 }

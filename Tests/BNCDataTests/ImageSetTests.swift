@@ -44,8 +44,12 @@ import Testing
     @Test func imagesFromIDXFiles() throws {
         let three = try ImageSet(IDXFile.parse(idxBytes(type: 0x08, dims: [3, 2, 5], payload: testPixels(30)), path: "i"))
         #expect((three.count, three.height, three.width) == (3, 2, 5))
+        let nchw = try ImageSet(IDXFile.parse(idxBytes(type: 0x08, dims: [3, 1, 2, 5], payload: testPixels(30)), path: "i"))
+        #expect(nchw == three)
+        let rgb = try IDXFile.parse(idxBytes(type: 0x08, dims: [1, 3, 2, 5], payload: testPixels(30)), path: "rgb")
+        #expect(dataError { try ImageSet(rgb) }?.problem.contains("not one-channel images") == true)
         let labels = try IDXFile.parse(idxBytes(type: 0x08, dims: [3], payload: [1, 2, 3]), path: "l")
-        #expect(dataError { try ImageSet(labels) }?.problem.contains("not images") == true)
+        #expect(dataError { try ImageSet(labels) }?.problem.contains("not one-channel images") == true)
         let empty = try IDXFile.parse(idxBytes(type: 0x08, dims: [3, 0, 5], payload: []), path: "z")
         #expect(dataError { try ImageSet(empty) }?.problem.contains("empty") == true)
     }

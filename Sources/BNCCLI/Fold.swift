@@ -1,0 +1,277 @@
+import ArgumentParser
+import BNCData
+import BNCGraph
+import BNCModelFile
+import BNCPasses
+import BNCRuntime
+import Foundation
+
+/// `bnc fold model.pb [-o out.pb]`: folds BatchNormalization into neighbouring Gemm/MatMul/
+/// Conv, proves the outputs unchanged, and writes the folded model.
+struct FoldCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fold",
+        abstract: "Fold batch normalization into the neighbouring Gemm/MatMul/Conv and prove the outputs unchanged.",
+        discussion: """
+            Backward folds (Conv/Gemm/MatMul → BN, also MatMul → Add → BN) scale the op's \
+            output channels; forward folds (BN → Gemm/MatMul, BN → Conv without padding) \
+            scale its input channels. A BN is folded only when the value between it and the \
+            op has one consumer and is not a graph output, its parameters are initializers, \
+            and the op's weight is constant (a weight shared with another node is cloned). \
+            Every BN left in place is listed with its reason. Arithmetic in Double, rounded \
+            once to Float. The original BN parameters are kept in the metadata \
+            (bnc.fold.<bn name>, JSON) so every fold can be audited.
+
+            Proof: the unfolded and folded models run on probe inputs — images from --data \
+            (default: the first --probe-images test images of \(FoldCommand.defaultImages) \
+            when present and the model input fits) plus --random-probes seeded random \
+            inputs — and their outputs are compared. If the largest difference exceeds \
+            --tolerance times the output scale (the largest |output|), nothing is written and \
+            the exit status is 1. The default 1e-5 is ≥ 10× the Float rounding a correct fold \
+            causes (≈ 1e-7–1e-6) and far below what a wrong one does (≥ 1e-3).
+
+            Output: --output, default <model>.folded.pb beside the input; the input file is \
+            never overwritten unless --output names it.
+            """)
+
+    static let defaultImages = MNISTFolder.defaultDirectory + "/t10k-images-idx3-ubyte.gz"
+
+    @Argument(help: "The model file (ONNX).")
+    var model: String
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Folded model to write (default: <model>.folded.pb).", valueName: "path"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("IDX images (plain or .gz) to probe with.", valueName: "file.idx"))
+    var data: String?
+
+    @Option(help: "How many images to probe with (from --data or the default test set).")
+    var probeImages: Int = 1000
+
+    @Option(help: "How many seeded random inputs to probe with.")
+    var randomProbes: Int = 100
+
+    @Option(help: "Largest allowed output difference, relative to the output scale.")
+    var tolerance: Double = FoldProof.defaultTolerance
+
+    @Option(help: "A weight shared with another node: clone it for the fold, or skip the BN.")
+    var sharedWeights: FoldOptions.SharedWeights = .clone
+
+    @Flag(help: "Print the report as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard tolerance.isFinite, tolerance > 0 else {
+            throw ValidationError("--tolerance \(tolerance) must be a positive number.")
+        }
+        guard probeImages >= 0 else { throw ValidationError("--probe-images \(probeImages) must not be negative.") }
+        guard randomProbes >= 0 else { throw ValidationError("--random-probes \(randomProbes) must not be negative.") }
+        guard probeImages + randomProbes > 0 else {
+            throw ValidationError("--probe-images and --random-probes are both 0: the fold would go unproven.")
+        }
+    }
+
+    func run() throws {
+        let outcome = try FoldRun.perform(
+            modelPath: model, outputPath: output, dataPath: data, probeImages: probeImages,
+            randomProbes: randomProbes, tolerance: tolerance, options: FoldOptions(sharedWeights: sharedWeights))
+        print(json ? try outcome.jsonText() : outcome.text())
+        if !outcome.proof.passed {
+            throw CheckFailed(
+                "\(model): fold proof failed: max relative difference \(outcome.proof.maxRelDiff) exceeds the tolerance \(tolerance); nothing written")
+        }
+    }
+}
+
+extension FoldOptions.SharedWeights: ExpressibleByArgument {}
+
+/// One `bnc fold` run as values, so tests can run it in process.
+struct FoldRun {
+    var modelPath: String
+    var outputPath: String
+    var report: FoldReport
+    var proof: FoldProof
+    /// Where the image probes came from (nil: random probes only), and why not when skipped.
+    var imagesSource: String?
+    var imagesNote: String?
+    var written: Bool
+
+    /// `x.pb` → `x.folded.pb`; `x.onnx` → `x.folded.onnx`; `x` → `x.folded`.
+    static func defaultOutput(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let ext = url.pathExtension
+        let base = ext.isEmpty ? path : String(path.dropLast(ext.count + 1))
+        return base + ".folded" + (ext.isEmpty ? "" : "." + ext)
+    }
+
+    /// Loads, folds, proves and (when the proof passes and `write`) saves.
+    static func perform(
+        modelPath: String, outputPath: String?, dataPath: String?, probeImages: Int = 1000, randomProbes: Int = 100,
+        tolerance: Double = FoldProof.defaultTolerance, options: FoldOptions = FoldOptions(), write: Bool = true,
+        defaultImages: String = FoldCommand.defaultImages
+    ) throws -> FoldRun {
+        let model = try ModelFile.load(path: modelPath)
+        let (folded, report) = BNFolding.fold(model, options: options)
+        var proof: FoldProof
+        var source: String? = nil, note: String? = nil
+        if report.folded.isEmpty {
+            // Nothing changed: the folded graph is the original, identical by construction.
+            proof = FoldProof(maxAbsDiff: 0, maxRelDiff: 0, outputScale: 0, argmaxAgreement: 1, probes: 0,
+                              realProbes: 0, randomProbes: 0, tolerance: tolerance)
+            note = "nothing folded: the graph is unchanged, no probes needed"
+        } else {
+            let executor: Executor
+            do {
+                executor = try Executor(graph: model.graph, maxBatch: 1)
+            } catch {
+                throw error.inFile(modelPath)
+            }
+            // Image probes: --data (errors are the user's), else the default test set if it fits.
+            var images: [Float] = []
+            if probeImages > 0 {
+                if let dataPath {
+                    images = try readProbes(dataPath, count: probeImages, model: model, executor: executor, modelPath: modelPath)
+                    source = dataPath
+                } else if FileManager.default.fileExists(atPath: defaultImages) {
+                    do {
+                        images = try readProbes(defaultImages, count: probeImages, model: model, executor: executor, modelPath: modelPath)
+                        source = defaultImages
+                    } catch let error as DataError {
+                        note = "default test images not used: \(error.problem)"
+                    }
+                } else {
+                    note = "no default test images at \(defaultImages)"
+                }
+            }
+            let scaled = model[metadata: MetadataKey.inputScaling].map { $0 != "x/255" } ?? false
+            do {
+                proof = try FoldProof.run(
+                    original: model.graph, folded: folded.graph, images: images, randomProbes: randomProbes,
+                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance)
+            } catch {
+                throw error.inFile(modelPath)
+            }
+        }
+        let out = outputPath ?? defaultOutput(for: modelPath)
+        var written = false
+        if proof.passed && write {
+            try ModelFile.save(folded, to: out)
+            written = true
+        }
+        return FoldRun(modelPath: modelPath, outputPath: out, report: report, proof: proof,
+                       imagesSource: source, imagesNote: note, written: written)
+    }
+
+    private static func readProbes(_ path: String, count: Int, model: Model, executor: Executor, modelPath: String) throws -> [Float] {
+        let reader = try IDXReader(path: path)
+        try ModelInput.check(reader, fits: executor, modelPath: modelPath)
+        let scale = try ModelInput.scale(expression: model[metadata: MetadataKey.inputScaling], elementType: reader.elementType, modelPath: modelPath)
+        let n = min(count, reader.count)
+        var buffer = [Float](repeating: 0, count: n * reader.itemElements)
+        let read = try buffer.withUnsafeMutableBufferPointer { b throws(DataError) in
+            try reader.readBatch(maxCount: n, into: b, scale: scale)
+        }
+        return Array(buffer[0..<(read * reader.itemElements)])
+    }
+
+    // MARK: Rendering
+
+    func text() -> String {
+        var lines: [String] = []
+        let total = report.folded.count + report.skipped.count
+        lines.append("\(modelPath): folded \(report.folded.count) of \(total) BatchNormalization node\(total == 1 ? "" : "s")")
+        for f in report.folded {
+            var detail = "\(f.direction.rawValue) into \(f.intoOpAfter) '\(f.into)'"
+            if f.intoOpBefore != f.intoOpAfter { detail += " (was \(f.intoOpBefore))" }
+            detail += ", \(f.channels) channels; weight '\(f.weight)' \(shape(f.weightShape)), bias '\(f.bias)' \(shape(f.biasShape))"
+            if f.createdBias { detail += " (created)" }
+            if f.clonedWeight { detail += "; shared weight cloned" }
+            if !f.note.isEmpty { detail += "; \(f.note)" }
+            lines.append("  folded  \(f.bn): \(detail)")
+        }
+        for s in report.skipped {
+            lines.append("  skipped \(s.bn): \(s.reason)")
+        }
+        for w in report.warnings {
+            lines.append("  warning \(w.bn): \(w.message)")
+        }
+        var probes = "\(proof.probes) probes ("
+        if let imagesSource { probes += "\(proof.realProbes) images from \(imagesSource), " }
+        probes += "\(proof.randomProbes) seeded random)"
+        lines.append("proof: \(probes)")
+        if let imagesNote { lines.append("  note: \(imagesNote)") }
+        if proof.probes == 0 {
+            lines.append(written ? "wrote \(outputPath)" : "nothing written")
+            return lines.joined(separator: "\n")
+        }
+        lines.append(String(format: "  max abs diff %.3g, max rel diff %.3g (output scale %.4g), argmax agreement %.2f %%",
+                            proof.maxAbsDiff, proof.maxRelDiff, proof.outputScale, proof.argmaxAgreement * 100))
+        lines.append(String(format: "  tolerance %.3g: %@", proof.tolerance, proof.passed ? "passed" : "FAILED"))
+        lines.append(written ? "wrote \(outputPath)" : "nothing written")
+        return lines.joined(separator: "\n")
+    }
+
+    private func shape(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
+
+    /// The `--json` report (contract used by tools/e2e).
+    struct JSONReport: Encodable {
+        struct Folded: Encodable {
+            var bn: String, into: String, direction: String
+            var opBefore: String, opAfter: String, channels: Int
+            var weight: String, weightShape: [Int], bias: String, biasShape: [Int]
+            var createdBias: Bool, clonedWeight: Bool, note: String
+            var auditKey: String
+        }
+        struct Skipped: Encodable {
+            var bn: String, reason: String
+            var backward: String?, forward: String?
+        }
+        struct Warning: Encodable {
+            var bn: String, kind: String, message: String
+        }
+        struct Proof: Encodable {
+            var maxAbsDiff: Double, maxRelDiff: Double, outputScale: Double, argmaxAgreement: Double
+            var probes: Int, imageProbes: Int, randomProbes: Int, imagesFile: String?, imagesNote: String?
+            var tolerance: Double, passed: Bool
+        }
+        var model: String
+        var folded: [Folded]
+        var skipped: [Skipped]
+        var warnings: [Warning]
+        var proof: Proof
+        var output: String
+        var written: Bool
+    }
+
+    func jsonText() throws -> String {
+        let r = JSONReport(
+            model: modelPath,
+            folded: report.folded.map {
+                .init(bn: $0.bn, into: $0.into, direction: $0.direction.rawValue, opBefore: $0.intoOpBefore, opAfter: $0.intoOpAfter,
+                      channels: $0.channels, weight: $0.weight, weightShape: $0.weightShape, bias: $0.bias, biasShape: $0.biasShape,
+                      createdBias: $0.createdBias, clonedWeight: $0.clonedWeight, note: $0.note, auditKey: $0.auditKey)
+            },
+            skipped: report.skipped.map {
+                .init(bn: $0.bn, reason: $0.reason, backward: $0.backward?.description, forward: $0.forward?.description)
+            },
+            warnings: report.warnings.map { .init(bn: $0.bn, kind: $0.kind.rawValue, message: $0.message) },
+            proof: .init(maxAbsDiff: proof.maxAbsDiff, maxRelDiff: proof.maxRelDiff, outputScale: proof.outputScale,
+                         argmaxAgreement: proof.argmaxAgreement, probes: proof.probes, imageProbes: proof.realProbes,
+                         randomProbes: proof.randomProbes, imagesFile: imagesSource, imagesNote: imagesNote,
+                         tolerance: proof.tolerance, passed: proof.passed),
+            output: outputPath, written: written)
+        return try CLIJSON.text(r)
+    }
+}
+
+/// JSON output of the commands: one object, sorted snake_case keys, no escaped slashes;
+/// non-finite numbers (never expected) as the strings "inf", "-inf", "nan".
+enum CLIJSON {
+    static func text<T: Encodable>(_ value: T, pretty: Bool = false) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Forward kernels the graph executor needs beyond the training set (added by the runtime
+// work; same conventions as the rest of BNCKernels: contiguous row-major Float buffers).
+
+extension Elementwise {
+    /// y[n, k] = act(y[n, k] + bias[k]) for y (N, K) row-major, bias (K): a Gemm's bias and
+    /// the activation after it in one pass. bias nil means no bias.
+    @inlinable
+    public static func addRowBias(
+        _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?, activation: Activation
+    ) {
+        switch (bias, activation) {
+        case (nil, .identity):
+            return
+        case (let b?, .identity):
+            addRowBias(y, rows: rows, columns: columns, bias: b)
+        case (let b?, .relu):
+            for r in 0..<rows {
+                let row = y + r * columns
+                for k in 0..<columns { row[k] = max(row[k] + b[k], 0) }
+            }
+        case (let b?, _):
+            for r in 0..<rows {
+                let row = y + r * columns
+                for k in 0..<columns { row[k] = activation.apply(row[k] + b[k]) }
+            }
+        case (nil, _):
+            activation.forward(y, y, count: rows * columns)
+        }
+    }
+}
+
+extension Softmax {
+    /// Softmax along the middle axis of x (outer, length, inner) row-major: for each outer
+    /// index o and inner index i, p[o, :, i] = exp(x[o, :, i] − max) / Σ exp(…). This is ONNX
+    /// `Softmax(axis)` (opset ≥ 13) with outer = Π dims before axis, inner = Π dims after.
+    /// inner = 1 is `forward(_:rows:columns:into:)`. In-place allowed.
+    public static func forward(
+        _ x: UnsafePointer<Float>, outer: Int, length: Int, inner: Int, into p: UnsafeMutablePointer<Float>
+    ) {
+        if inner == 1 {
+            forward(x, rows: outer, columns: length, into: p)
+            return
+        }
+        for o in 0..<outer {
+            let xo = x + o * length * inner, po = p + o * length * inner
+            for i in 0..<inner {
+                var mx = -Float.infinity
+                for j in 0..<length { mx = max(mx, xo[j * inner + i]) }
+                var total: Float = 0
+                for j in 0..<length {
+                    let e = expf(xo[j * inner + i] - mx)
+                    po[j * inner + i] = e
+                    total += e
+                }
+                let inv = 1 / total
+                for j in 0..<length { po[j * inner + i] *= inv }
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+import BNCGraph
+import BNCKernels
+
+/// Runs an inference graph on batches of Float inputs.
+///
+/// `init` compiles the graph once into a plan: shapes inferred from the graph input (its
+/// dim 0 is the batch), constants copied, BN turned into a per-channel affine (computed in
+/// Double, rounded once to Float), activations fused into the op before them, every buffer
+/// placed in one arena sized for `batchCapacity` samples (buffers whose values are dead are
+/// reused). `run` then executes batches without allocating; batches larger than the
+/// capacity run in chunks. BatchNormalization always uses the moving statistics, and every
+/// op works per sample, so one image at a time gives the same outputs as a whole batch.
+///
+/// All math comes from BNCKernels (GEMM through OpenBLAS, Conv2D, BatchNorm.affine,
+/// activations, MaxPool2D, Softmax, Elementwise).
+///
+/// Not thread-safe: one executor per thread.
+public final class Executor {
+    /// The graph's runtime input and its shape per sample (without the batch dim).
+    public let inputName: String
+    public let inputShape: [Int]
+    /// The graph's first output and its shape per sample (without the batch dim).
+    public let outputName: String
+    public let outputShape: [Int]
+    /// Every graph output (the first is `outputName`) and their per-sample shapes.
+    public let outputNames: [String]
+    public let outputShapes: [[Int]]
+    /// Floats per sample of input and output.
+    public let inputCount: Int
+    public let outputCount: Int
+    /// Largest batch one pass of the plan runs; `run` splits larger batches. 1 when the
+    /// graph only runs with batch 1 (e.g. a Reshape to a literal [1, …]).
+    public let batchCapacity: Int
+    /// Number of kernel steps after fusion (for reports).
+    public var stepCount: Int { steps.count }
+
+    private let steps: [Step]
+    private let arena: UnsafeMutablePointer<Float>
+    private let arenaCount: Int
+    private let constants: UnsafeMutablePointer<Float>
+    private let scratch: UnsafeMutablePointer<Float>
+    private let outputs: [Slot]
+    private let outputCounts: [Int]
+
+    /// Default for `maxBatch`.
+    public static let defaultMaxBatch = 1024
+    /// Default for `memoryBudget`: 256 MiB of activations.
+    public static let defaultMemoryBudget = 256 << 20
+
+    /// Compiles `graph`. The capacity is `maxBatch`, lowered so the arena stays within
+    /// `memoryBudget` bytes (never below 1). Throws `.unsupportedModel` (naming the node)
+    /// for anything bnc cannot run.
+    public init(graph: Graph, maxBatch: Int = Executor.defaultMaxBatch, memoryBudget: Int = Executor.defaultMemoryBudget) throws(ModelError) {
+        precondition(maxBatch >= 1, "maxBatch must be at least 1")
+        var b = try PlanBuilder(graph: graph)
+        let capacity = b.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, b.perSampleBytesEstimate()))) : 1
+        let built = try b.build(capacity: capacity)
+        inputName = b.inputName
+        inputShape = b.inputPerSample
+        outputNames = graph.outputs.map(\.name)
+        outputShapes = built.outputShapes
+        outputName = outputNames[0]
+        outputShape = built.outputShapes[0]
+        inputCount = inputShape.reduce(1, *)
+        outputCount = outputShape.reduce(1, *)
+        outputCounts = built.outputShapes.map { $0.reduce(1, *) }
+        batchCapacity = capacity
+        steps = built.steps
+        arenaCount = built.arenaCount
+        outputs = built.outputs
+        arena = .allocate(capacity: max(1, built.arenaCount))
+        arena.initialize(repeating: 0, count: max(1, built.arenaCount))
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: max(1, built.constants.count))
+        c.initialize(repeating: 0, count: max(1, built.constants.count))
+        for (i, v) in built.constants.enumerated() { c[i] = v }
+        constants = c
+        scratch = .allocate(capacity: max(1, built.scratchCount))
+        scratch.initialize(repeating: 0, count: max(1, built.scratchCount))
+    }
+
+    deinit {
+        arena.deallocate()
+        constants.deallocate()
+        scratch.deallocate()
+    }
+
+    /// Runs `batch` samples: `input` holds batch × `inputCount` floats (row-major, sample
+    /// after sample), `output` receives batch × `outputCount` floats.
+    public func run(_ input: UnsafeBufferPointer<Float>, batch: Int, output out: UnsafeMutableBufferPointer<Float>) {
+        precondition(batch >= 0 && input.count >= batch * inputCount, "Executor.run: \(input.count) input floats for batch \(batch) × \(inputCount)")
+        precondition(out.count >= batch * outputCount, "Executor.run: \(out.count) output floats for batch \(batch) × \(outputCount)")
+        guard batch > 0, let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
+        var done = 0
+        while done < batch {
+            let n = min(batchCapacity, batch - done)
+            runChunk(inBase + done * inputCount, n: n)
+            let src = pointer(outputs[0], inBase + done * inputCount)
+            (outBase + done * outputCount).update(from: src, count: n * outputCount)
+            done += n
+        }
+    }
+
+    /// Convenience: runs `input.count / inputCount` samples and returns their outputs.
+    public func run(_ input: [Float]) -> [Float] {
+        precondition(inputCount > 0 && input.count % inputCount == 0, "Executor.run: \(input.count) floats is not a whole number of \(inputCount)-float samples")
+        let batch = input.count / inputCount
+        var result = [Float](repeating: 0, count: batch * outputCount)
+        input.withUnsafeBufferPointer { i in
+            result.withUnsafeMutableBufferPointer { o in run(i, batch: batch, output: o) }
+        }
+        return result
+    }
+
+    /// Runs `input.count / inputCount` samples and returns every graph output, each
+    /// batch × its per-sample count floats, in graph order.
+    public func runAll(_ input: [Float]) -> [[Float]] {
+        precondition(inputCount > 0 && input.count % inputCount == 0, "Executor.runAll: \(input.count) floats is not a whole number of \(inputCount)-float samples")
+        let batch = input.count / inputCount
+        var results = outputCounts.map { [Float](repeating: 0, count: batch * $0) }
+        input.withUnsafeBufferPointer { buffer in
+            guard let inBase = buffer.baseAddress else { return }
+            var done = 0
+            while done < batch {
+                let n = min(batchCapacity, batch - done)
+                let chunk = inBase + done * inputCount
+                runChunk(chunk, n: n)
+                for (o, slot) in outputs.enumerated() {
+                    let src = pointer(slot, chunk), k = outputCounts[o]
+                    results[o].withUnsafeMutableBufferPointer { dst in
+                        (dst.baseAddress! + done * k).update(from: src, count: n * k)
+                    }
+                }
+                done += n
+            }
+        }
+        return results
+    }
+
+    @inline(__always)
+    private func pointer(_ s: Slot, _ input: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        s.isInput ? UnsafeMutablePointer(mutating: input) : arena + s.offset
+    }
+
+    private func runChunk(_ input: UnsafePointer<Float>, n: Int) {
+        for step in steps {
+            switch step {
+            case .gemm(let g):
+                let a = pointer(g.a, input), y = pointer(g.y, input)
+                let rows = n * g.rowsPerSample
+                GEMM.multiply(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
+                              b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
+                Elementwise.addRowBias(y, rows: rows, columns: g.n, bias: g.bias.map { UnsafePointer(constants + $0) }, activation: g.activation)
+            case .conv(let c):
+                let x = pointer(c.x, input), y = pointer(c.y, input)
+                Conv2D.forward(c.geometry, batch: n * c.samplesPerSample, input: x, weight: constants + c.weight,
+                               bias: c.bias.map { UnsafePointer(constants + $0) }, output: y, scratch: scratch)
+                if c.activation != .identity { c.activation.forward(y, y, count: n * c.outPerSample) }
+            case .batchNorm(let b):
+                BatchNorm.affine(pointer(b.x, input), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
+                                 a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, input))
+            case .activation(let x, let y, let act, let count):
+                act.forward(pointer(x, input), pointer(y, input), count: n * count)
+            case .axisBias(let a):
+                let x = pointer(a.x, input), y = pointer(a.y, input)
+                if x != y { y.update(from: x, count: n * a.outerPerSample * a.channels * a.inner) }
+                if a.inner == 1 {
+                    Elementwise.addRowBias(y, rows: n * a.outerPerSample, columns: a.channels, bias: constants + a.bias, activation: a.activation)
+                } else {
+                    Elementwise.addChannelBias(y, batch: n * a.outerPerSample, channels: a.channels, spatial: a.inner, bias: constants + a.bias)
+                    if a.activation != .identity { a.activation.forward(y, y, count: n * a.outerPerSample * a.channels * a.inner) }
+                }
+            case .addSame(let a, let b, let y, let count, let act):
+                let pa = pointer(a, input), pb = pointer(b, input), py = pointer(y, input)
+                let total = n * count
+                for i in 0..<total { py[i] = pa[i] + pb[i] }
+                if act != .identity { act.forward(py, py, count: total) }
+            case .addGeneral(let g):
+                let pa = pointer(g.a, input), pb = pointer(g.b, input), py = pointer(g.y, input)
+                for i in 0..<n {
+                    let sa = g.aBatched ? pa + i * g.aCount : (g.aConstant.map { constants + $0 } ?? pa)
+                    let sb = g.bBatched ? pb + i * g.bCount : (g.bConstant.map { constants + $0 } ?? pb)
+                    Elementwise.broadcastAdd(sa, shape: g.aShape, sb, shape: g.bShape, into: py + i * g.yCount, shape: g.yShape)
+                }
+                if g.activation != .identity { g.activation.forward(py, py, count: n * g.yCount) }
+            case .maxPool(let x, let y, let geometry, let planesPerSample):
+                MaxPool2D.forward(geometry, batch: n * planesPerSample, input: pointer(x, input), output: pointer(y, input), argmax: nil)
+            case .softmax(let x, let y, let outer, let length, let inner):
+                Softmax.forward(pointer(x, input), outer: n * outer, length: length, inner: inner, into: pointer(y, input))
+            }
+        }
+    }
+}
+
+/// Where a value lives: the caller's input buffer or an arena offset (floats).
+struct Slot: Equatable {
+    var isInput: Bool
+    var offset: Int
+    static let input = Slot(isInput: true, offset: 0)
+}
+
+/// One kernel call of the plan; sizes per sample, scaled by the run's batch.
+enum Step {
+    struct Gemm {
+        var a: Slot, y: Slot
+        /// Rows of A per sample (1 for Gemm; Π leading dims for MatMul).
+        var rowsPerSample: Int
+        var n: Int, k: Int
+        var transB: Bool
+        var alpha: Float
+        /// Offsets into the constants: weight (K, N) or (N, K) with transB, bias (N).
+        var weight: Int
+        var bias: Int?
+        var activation: Activation
+    }
+    struct Conv {
+        var x: Slot, y: Slot
+        var geometry: BNCKernels.ConvGeometry
+        /// Kernel samples per batch sample (dim 0 at batch 1; normally 1).
+        var samplesPerSample: Int
+        var weight: Int, bias: Int?
+        var outPerSample: Int
+        var activation: Activation
+    }
+    struct BatchNorm {
+        var x: Slot, y: Slot
+        var outerPerSample: Int, channels: Int, spatial: Int
+        /// Offsets of a (C) and b (C): y = act(x·a + b).
+        var a: Int, b: Int
+        var activation: Activation
+    }
+    /// y = act(x + bias) with bias (C) along one axis: x (outer, C, inner).
+    struct AxisBias {
+        var x: Slot, y: Slot
+        var outerPerSample: Int, channels: Int, inner: Int
+        var bias: Int
+        var activation: Activation
+    }
+    /// Per-sample numpy broadcasting.
+    struct AddGeneral {
+        var a: Slot, b: Slot, y: Slot
+        var aBatched: Bool, bBatched: Bool
+        var aConstant: Int?, bConstant: Int?
+        var aShape: [Int], bShape: [Int], yShape: [Int]
+        var aCount: Int, bCount: Int, yCount: Int
+        var activation: Activation
+    }
+
+    case gemm(Gemm)
+    case conv(Conv)
+    case batchNorm(BatchNorm)
+    case activation(Slot, Slot, Activation, Int)
+    case axisBias(AxisBias)
+    case addSame(Slot, Slot, Slot, Int, Activation)
+    case addGeneral(AddGeneral)
+    case maxPool(Slot, Slot, BNCKernels.PoolGeometry, Int)
+    case softmax(Slot, Slot, Int, Int, Int)
+}

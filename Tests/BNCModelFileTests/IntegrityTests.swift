@@ -1,0 +1,63 @@
+import BNCGraph
+import Testing
+
+@testable import BNCModelFile
+
+@Suite struct IntegrityTests {
+    func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    @Test func sha256MatchesFIPSExamples() {
+        let empty = SHA256()
+        #expect(hex(empty.finish()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let abc = SHA256()
+        abc.update(Array("abc".utf8))
+        #expect(hex(abc.finish()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let two = SHA256()
+        two.update(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(hex(two.finish()) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // One million 'a', fed in uneven pieces to exercise buffering.
+        let million = SHA256()
+        let chunk = [UInt8](repeating: 0x61, count: 999)
+        var fed = 0
+        while fed < 1_000_000 {
+            let n = min(chunk.count, 1_000_000 - fed)
+            million.update(Array(chunk[..<n]))
+            fed += n
+        }
+        #expect(hex(million.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func aFlippedFloatBitIsDetected() throws {
+        let bytes = ModelFile.encode(SampleModels.convDense())
+        // Find the raw bytes of conv1.weight's first float and flip its lowest mantissa bit.
+        let model = SampleModels.convDense()
+        let first = model.graph.initializers[0].floats![0].bitPattern
+        let pattern = withUnsafeBytes(of: first.littleEndian) { Array($0) }
+        let at = try #require(bytes.indices.first { i in i + 4 <= bytes.count && Array(bytes[i..<(i + 4)]) == pattern })
+        var damaged = bytes
+        damaged[at] ^= 1
+        #expect(throws: ModelError.self) { try ModelFile.decode(damaged, path: "m.pb") }
+        do {
+            _ = try ModelFile.decode(damaged, path: "m.pb")
+        } catch {
+            #expect(error.kind == .integrityMismatch)
+            #expect(error.description.hasPrefix("m.pb: metadata 'bnc.integrity.sha256': the tensors hash to "))
+        }
+    }
+
+    @Test func filesWithoutADigestLoad() throws {
+        let bytes = ModelFile.encodeUnstamped(SampleModels.convDense())
+        let m = try ModelFile.decode(bytes)
+        #expect(TensorDigest.status(of: m) == .absent)
+    }
+
+    @Test func digestDoesNotDependOnEncodingOrMetadata() {
+        var a = SampleModels.convDense()
+        let d1 = TensorDigest.sha256(of: a.graph)
+        a.metadata.append(MetadataEntry(key: "x", value: "y"))
+        a.graph.nodes[0].docString = "changed"
+        #expect(TensorDigest.sha256(of: a.graph) == d1)
+        a.graph.initializers[1] = Tensor(name: "conv1.bias", dims: [4], floats: [0, 0, 0, 1])
+        #expect(TensorDigest.sha256(of: a.graph) != d1)
+    }
+}

@@ -1,0 +1,1 @@
+../../BNCRuntimeTests/Support/ReferenceEvaluator.swift
