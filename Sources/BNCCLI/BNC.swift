@@ -16,7 +16,7 @@ public struct BNC: ParsableCommand {
             """,
         version: BNC.version,
         subcommands: [
-            Train.self, Fold.self, Infer.self, Inspect.self, Calibrate.self, Verify.self, Convert.self,
+            Train.self, FoldCommand.self, InferCommand.self, Inspect.self, Calibrate.self, Verify.self, Convert.self,
             BenchModel.self,
         ])
 
