@@ -15,7 +15,10 @@ public struct BNC: ParsableCommand {
             Bad input exits with status 2 and one line naming the file, the place and the problem.
             """,
         version: BNC.version,
-        subcommands: [Inspect.self, Verify.self, Convert.self, BenchModel.self, Train.self, Calibrate.self, FoldCommand.self, InferCommand.self])
+        subcommands: [
+            Train.self, FoldCommand.self, InferCommand.self, Inspect.self, Calibrate.self, Verify.self, Convert.self,
+            BenchModel.self,
+        ])
 
     public init() {}
 }

@@ -10,6 +10,10 @@
 /// Inference: y = act(x·a_c + b_c) with a_c = γ/√(var + ε), b_c = β − μ·a_c from the moving
 ///            statistics (`inferenceCoefficients`).
 public enum BatchNorm {
+    /// Spatial kernels over at least this many values split channels (or samples) over the
+    /// two cores; each channel's sums are computed by one thread in a fixed order either way.
+    public static let parallelThreshold = 65_536
+
     /// a_c = γ_c/√(var_c + ε), b_c = β_c − mean_c·a_c, computed in Double and rounded once.
     /// All arrays hold `channels` values.
     public static func inferenceCoefficients(
@@ -42,7 +46,10 @@ public enum BatchNorm {
             }
             return
         }
-        for i in 0..<n {
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+        let samples = split ? Parallel.range(slice, of: n) : (slice == 0 ? 0..<n : 0..<0)
+        for i in samples {
             for c in 0..<channels {
                 let off = (i * channels + c) * s
                 let xp = x + off, yp = y + off
@@ -53,6 +60,7 @@ public enum BatchNorm {
                 default: for j in 0..<s { yp[j] = activation.apply(xp[j] * ac + bc) }
                 }
             }
+        }
         }
     }
 
@@ -101,24 +109,21 @@ public enum BatchNorm {
             }
             return
         }
-        for c in 0..<channels {
+        // Channels are independent: split them over the two cores for large batches.
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        func channelRange(_ slice: Int) -> Range<Int> {
+            split ? Parallel.range(slice, of: channels) : (slice == 0 ? 0..<channels : 0..<0)
+        }
+        Parallel.forEachSlice(split) { slice in
+        for c in channelRange(slice) {
             var total = 0.0
             for i in 0..<n {
-                let p = x + (i * channels + c) * s
-                var partial: Float = 0
-                for j in 0..<s { partial += p[j] }
-                total += Double(partial)
+                total += Double(Reduce.sum(x + (i * channels + c) * s, count: s))
             }
             let mu = Float(total * invM)
             var sq = 0.0
             for i in 0..<n {
-                let p = x + (i * channels + c) * s
-                var partial: Float = 0
-                for j in 0..<s {
-                    let d = p[j] - mu
-                    partial += d * d
-                }
-                sq += Double(partial)
+                sq += Double(Reduce.sumOfSquaredDeviations(x + (i * channels + c) * s, count: s, mean: mu))
             }
             let v = sq * invM
             let inv = Float(1 / (v + Double(epsilon)).squareRoot())
@@ -128,14 +133,10 @@ public enum BatchNorm {
             let g = gamma?[c] ?? 1, b = beta?[c] ?? 0
             for i in 0..<n {
                 let off = (i * channels + c) * s
-                let xp = x + off, hp = xhat + off, yp = y + off
-                for j in 0..<s { hp[j] = (xp[j] - mu) * inv }
-                switch activation {
-                case .identity: for j in 0..<s { yp[j] = hp[j] * g + b }
-                case .relu: for j in 0..<s { yp[j] = max(hp[j] * g + b, 0) }
-                default: for j in 0..<s { yp[j] = activation.apply(hp[j] * g + b) }
-                }
+                BatchNorm.forwardRun(x + off, count: s, mean: mu, invStd: inv, gamma: g, beta: b,
+                                     activation: activation, normalized: xhat + off, output: y + off)
             }
+        }
         }
     }
 
@@ -201,21 +202,18 @@ public enum BatchNorm {
             }
             return
         }
-        for c in 0..<channels {
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        func channelRange(_ slice: Int) -> Range<Int> {
+            split ? Parallel.range(slice, of: channels) : (slice == 0 ? 0..<channels : 0..<0)
+        }
+        Parallel.forEachSlice(split) { slice in
+        for c in channelRange(slice) {
             var sumDz = 0.0, sumDzH = 0.0
             for i in 0..<n {
                 let off = (i * channels + c) * s
                 let dyp = dy + off, hp = xhat + off, dzp = dx + off
-                if activation == .identity {
-                    if UnsafePointer(dzp) != dyp { dzp.update(from: dyp, count: s) }
-                } else {
-                    activation.backward(output: y + off, gradient: dyp, into: dzp, count: s)
-                }
-                var a: Float = 0, b: Float = 0
-                for j in 0..<s {
-                    a += dzp[j]
-                    b += dzp[j] * hp[j]
-                }
+                BatchNorm.activationBackwardRun(activation, y + off, dyp, dzp, count: s)
+                let (a, b) = Reduce.sumAndDot(dzp, hp, count: s)
                 sumDz += Double(a)
                 sumDzH += Double(b)
             }
@@ -226,9 +224,46 @@ public enum BatchNorm {
             for i in 0..<n {
                 let off = (i * channels + c) * s
                 let hp = xhat + off, dzp = dx + off
-                for j in 0..<s { dzp[j] = k * (dzp[j] - mb - hp[j] * mg) }
+                BatchNorm.backwardRun(dzp, hp, count: s, k: k, mb: mb, mg: mg)
             }
         }
+        }
+    }
+
+    /// x̂ = (x − μ)·inv, y = act(γ·x̂ + β) over one contiguous run (one channel of one sample).
+    @inline(never)
+    static func forwardRun(
+        _ x: UnsafePointer<Float>, count s: Int, mean mu: Float, invStd inv: Float, gamma g: Float, beta b: Float,
+        activation: Activation, normalized h: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>
+    ) {
+        for j in 0..<s { h[j] = (x[j] - mu) * inv }
+        switch activation {
+        case .identity: for j in 0..<s { y[j] = h[j] * g + b }
+        case .relu: for j in 0..<s { y[j] = max(h[j] * g + b, 0) }
+        default: for j in 0..<s { y[j] = activation.apply(h[j] * g + b) }
+        }
+    }
+
+    /// dz = dy·act′(y) over one run (a copy for identity; in place allowed).
+    @inline(never)
+    static func activationBackwardRun(
+        _ activation: Activation, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+        _ dz: UnsafeMutablePointer<Float>, count s: Int
+    ) {
+        switch activation {
+        case .identity: if UnsafePointer(dz) != dy { dz.update(from: dy, count: s) }
+        case .relu: for j in 0..<s { dz[j] = y[j] > 0 ? dy[j] : 0 }
+        case .sigmoid: for j in 0..<s { dz[j] = dy[j] * y[j] * (1 - y[j]) }
+        case .tanh: for j in 0..<s { dz[j] = dy[j] * (1 - y[j] * y[j]) }
+        }
+    }
+
+    /// dx = k·(dz − mb − x̂·mg) in place over one run.
+    @inline(never)
+    static func backwardRun(
+        _ dz: UnsafeMutablePointer<Float>, _ h: UnsafePointer<Float>, count s: Int, k: Float, mb: Float, mg: Float
+    ) {
+        for j in 0..<s { dz[j] = k * (dz[j] - mb - h[j] * mg) }
     }
 
     /// Exponential moving average with ONNX/Keras momentum (weight of the OLD value):

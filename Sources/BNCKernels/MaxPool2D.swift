@@ -68,23 +68,18 @@ public enum MaxPool2D {
         let simple = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideH == 2 && g.strideW == 2
             && g.padTop == 0 && g.padLeft == 0 && g.dilationH == 1 && g.dilationW == 1
             && 2 * oH <= H && 2 * oW <= W
-        for plane in 0..<(n * g.channels) {
+        let planes = n * g.channels
+        let split = planes * H * W >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+        for plane in split ? Parallel.range(slice, of: planes) : 0..<planes {
             let xp = x + plane * H * W
             let yp = y + plane * oH * oW
             let ap = argmax.map { $0 + plane * oH * oW }
             if simple {
-                // The common 2×2/2 case without bounds checks.
-                for oy in 0..<oH {
-                    let r0 = xp + 2 * oy * W, r1 = r0 + W
-                    for ox in 0..<oW {
-                        let c = 2 * ox
-                        var best = r0[c], at = 2 * oy * W + c
-                        if r0[c + 1] > best { best = r0[c + 1]; at = 2 * oy * W + c + 1 }
-                        if r1[c] > best { best = r1[c]; at = (2 * oy + 1) * W + c }
-                        if r1[c + 1] > best { best = r1[c + 1]; at = (2 * oy + 1) * W + c + 1 }
-                        yp[oy * oW + ox] = best
-                        ap?[oy * oW + ox] = Int32(at)
-                    }
+                if let ap {
+                    pool2x2(xp, width: W, outHeight: oH, outWidth: oW, into: yp, argmax: ap)
+                } else {
+                    pool2x2(xp, width: W, outHeight: oH, outWidth: oW, into: yp)
                 }
                 continue
             }
@@ -109,6 +104,49 @@ public enum MaxPool2D {
                     yp[oy * oW + ox] = best
                     ap?[oy * oW + ox] = Int32(at)
                 }
+            }
+        }
+        }
+    }
+
+    /// One plane of the common 2×2 window, stride 2, no padding, with the argmax.
+    @inline(never)
+    static func pool2x2(
+        _ x: UnsafePointer<Float>, width w: Int, outHeight oH: Int, outWidth oW: Int,
+        into y: UnsafeMutablePointer<Float>, argmax ap: UnsafeMutablePointer<Int32>
+    ) {
+        for oy in 0..<oH {
+            let i0 = 2 &* oy &* w
+            let r0 = x + i0, r1 = r0 + w
+            let yr = y + oy &* oW, ar = ap + oy &* oW
+            for ox in 0..<oW {
+                let c = 2 &* ox
+                let a = r0[c], b = r0[c &+ 1], d = r1[c], e = r1[c &+ 1]
+                // Strict > keeps the first maximum in row-major order, like the general path.
+                var best = a, at = c
+                if b > best { best = b; at = c &+ 1 }
+                if d > best { best = d; at = c &+ w }
+                if e > best { best = e; at = c &+ w &+ 1 }
+                yr[ox] = best
+                ar[ox] = Int32(truncatingIfNeeded: i0 &+ at)
+            }
+        }
+    }
+
+    /// One plane of the 2×2/2 window without the argmax (inference).
+    @inline(never)
+    static func pool2x2(
+        _ x: UnsafePointer<Float>, width w: Int, outHeight oH: Int, outWidth oW: Int,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        for oy in 0..<oH {
+            let r0 = x + 2 &* oy &* w, r1 = r0 + w
+            let yr = y + oy &* oW
+            for ox in 0..<oW {
+                let c = 2 &* ox
+                let m0 = r0[c] > r0[c &+ 1] ? r0[c] : r0[c &+ 1]
+                let m1 = r1[c] > r1[c &+ 1] ? r1[c] : r1[c &+ 1]
+                yr[ox] = m1 > m0 ? m1 : m0
             }
         }
     }

@@ -28,6 +28,17 @@ public enum Parallel {
         }
     }
 
+    /// `forEachSlice(body)` when `split`; otherwise only `body(0)` on this thread (callers then
+    /// give slice 0 the whole range).
+    @inlinable
+    public static func forEachSlice(_ split: Bool, _ body: (Int) -> Void) {
+        if split {
+            forEachSlice(body)
+        } else {
+            body(0)
+        }
+    }
+
     /// The part of 0..<count that slice `slice` handles: contiguous, in order, sizes differing
     /// by at most `alignment`; boundaries are multiples of `alignment`.
     @inlinable

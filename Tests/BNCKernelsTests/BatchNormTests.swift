@@ -20,6 +20,7 @@ struct BatchNormTests {
         Case(n: 1, c: 2, s: 6, scale: true, shift: true, activation: .relu),
         Case(n: 3, c: 2, s: 4, scale: false, shift: false, activation: .sigmoid),
         Case(n: 2, c: 3, s: 3, scale: true, shift: false, activation: .tanh),
+        Case(n: 3, c: 5, s: 4900, scale: true, shift: true, activation: .relu),  // split over cores
     ]
 
     @Test(arguments: cases)
@@ -133,14 +134,14 @@ struct BatchNormTests {
     @Test func inferenceAffineMatchesDefinition() {
         var rng = TestRandom(11)
         let n = 3, c = 4, s = 5
-        let x = rng.floats(n * c * s, -3, 3)
+        let x = rng.floats(n * c * 5000, -3, 3)
         let scale = rng.floats(c), bias = rng.floats(c), mean = rng.floats(c), variance = rng.floats(c, 0.01, 4)
         let eps = 1e-5
         var a = [Float](repeating: 0, count: c), b = a
         BatchNorm.inferenceCoefficients(scale: scale, bias: bias, mean: mean, variance: variance, epsilon: eps,
                                         channels: c, a: &a, b: &b)
         for activation in Activation.allCases {
-            for spatial in [1, s] {
+            for spatial in [1, s, 5000] {
                 let count = n * c * spatial
                 var y = [Float](repeating: .nan, count: count)
                 BatchNorm.affine(x, batch: n, channels: c, spatial: spatial, a: a, b: b, activation: activation, into: &y)

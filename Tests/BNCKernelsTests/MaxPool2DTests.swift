@@ -14,13 +14,15 @@ struct MaxPool2DTests {
         Case(h: 7, w: 7, k: (2, 2), s: (2, 2), p: (0, 0, 0, 0), d: (1, 1), ceil: true),
         Case(h: 6, w: 5, k: (3, 3), s: (2, 1), p: (1, 1, 1, 0), d: (1, 1), ceil: false),
         Case(h: 9, w: 9, k: (2, 3), s: (1, 2), p: (1, 0, 0, 2), d: (2, 2), ceil: false),
+        Case(h: 64, w: 64, k: (2, 2), s: (2, 2), p: (0, 0, 0, 0), d: (1, 1), ceil: false),  // split over cores
+        Case(h: 64, w: 62, k: (3, 3), s: (2, 2), p: (1, 1, 1, 1), d: (1, 1), ceil: false),
     ]
 
     @Test(arguments: cases)
     func forwardBackwardMatchNaive(_ t: Case) throws {
         let g = try PoolGeometry(channels: 3, height: t.h, width: t.w, kernelHeight: t.k.0, kernelWidth: t.k.1,
                                  strides: t.s, pads: (t.p.0, t.p.1, t.p.2, t.p.3), dilations: t.d, ceilMode: t.ceil)
-        let n = 2, planes = n * 3
+        let n = 6, planes = n * 3  // 6·3·64·64 values reach the two-core split
         var rng = TestRandom(17)
         let x = rng.floats(planes * t.h * t.w)
         let outCount = planes * g.outHeight * g.outWidth

@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """Tests of bnc's Python reference tools, on the generated fixture files (no bnc binary needed).
 
-  .venv/bin/python tools/test_tools.py        (after tools/setup-python)
+  .venv/bin/python tools/tests/test_tools.py        (after tools/setup-python)
 
-To test fold_expect.py before `bnc fold` exists, `reference_fold` below folds the fixtures with
-numpy (Double arithmetic, as bnc must) and writes a report in the `bnc fold --json` contract.
-It is a test oracle for the fixtures and the checker, not a second implementation for users.
+fold_expect.py and tools/e2e are tested before bnc's fold exists with reference_fold.py (a numpy
+fold in the `bnc fold --json` contract) and fake_bnc.py (the bnc commands e2e calls, made of
+onnxruntime and that fold).
 """
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import os
@@ -24,13 +23,15 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
+TESTS = Path(__file__).resolve().parent
+TOOLS = TESTS.parent
+sys.path[:0] = [str(TOOLS), str(TESTS)]
 
 import bncref  # noqa: E402
 import fold_expect  # noqa: E402
 import make_onnx_fixtures as fixtures  # noqa: E402
 import ort_compare  # noqa: E402
+from reference_fold import reference_fold  # noqa: E402
 
 PY = sys.executable
 
@@ -38,165 +39,6 @@ PY = sys.executable
 def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PY, str(TOOLS / script), *map(str, args)], capture_output=True,
                           text=True, timeout=120)
-
-
-# ---------------------------------------------------------------- reference fold (test oracle)
-
-def reference_fold(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, Any]]:
-    """Folds every foldable inference BN (backward into Gemm/MatMul/MatMul+Add/Conv, else forward
-    into Gemm/MatMul/Conv with pads 0); weights are always cloned. BN(x) = a·x + c per channel."""
-    m = copy.deepcopy(model)
-    g = m.graph
-    inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
-    graph_outputs = {o.name for o in g.output}
-    report: dict[str, list[dict[str, str]]] = {"folded": [], "skipped": []}
-
-    def consumers(name: str) -> list[onnx.NodeProto]:
-        return [n for n in g.node if name in n.input]
-
-    def producer(name: str) -> onnx.NodeProto | None:
-        return next((n for n in g.node if name in n.output), None)
-
-    def attr(node: onnx.NodeProto, name: str, default: Any) -> Any:
-        a = next((a for a in node.attribute if a.name == name), None)
-        return default if a is None else helper.get_attribute_value(a)
-
-    def set_attr(node: onnx.NodeProto, name: str, val: Any) -> None:
-        for a in list(node.attribute):
-            if a.name == name:
-                node.attribute.remove(a)
-        node.attribute.append(helper.make_attribute(name, val))
-
-    def new_init(base: str, bn: str, array: np.ndarray) -> str:
-        name = f"{base}.folded.{bn}"
-        inits[name] = array
-        return name
-
-    def exclusive(name: str) -> bool:
-        return len(consumers(name)) == 1 and name not in graph_outputs
-
-    for bn in [n for n in g.node if n.op_type == "BatchNormalization"]:
-        params = list(bn.input[1:5])
-        missing = [p for p in params if p not in inits]
-        if missing:
-            report["skipped"].append({"bn": bn.name, "reason": f"parameter {missing[0]} is not an initializer"})
-            continue
-        scale, beta, mean, var = (inits[p] for p in params)
-        a = scale / np.sqrt(var + attr(bn, "epsilon", 1e-5))
-        c = beta - a * mean
-        x, y = bn.input[0], bn.output[0]
-        prod, users = producer(x), consumers(y)
-        reasons = []
-        done = ""
-        if prod is not None and exclusive(x):
-            done = fold_backward(prod, bn, a, c, inits, new_init, attr, set_attr, producer,
-                                 consumers, g)
-            if not done:
-                reasons.append(f"producer {prod.op_type} of {x} is not a foldable linear op")
-        else:
-            reasons.append(f"input {x} is a graph output or has {len(consumers(x))} consumers")
-        if not done and len(users) == 1 and y not in graph_outputs:
-            done, why = fold_forward(users[0], bn, y, a, c, inits, new_init, attr, set_attr, g)
-            if why:
-                reasons.append(why)
-        if done:
-            g.node.remove(bn)
-            report["folded"].append({"bn": bn.name, "into": done})
-        else:
-            report["skipped"].append({"bn": bn.name, "reason": "; ".join(reasons)})
-
-    used = {i for n in g.node for i in n.input}
-    del g.initializer[:]
-    g.initializer.extend(numpy_helper.from_array(v.astype(np.float32), k)
-                         for k, v in inits.items() if k in used)
-    return m, report
-
-
-def fold_backward(prod, bn, a, c, inits, new_init, attr, set_attr, producer, consumers, g) -> str:
-    """Folds BN into the op that computes its input; returns the op's name or "" if impossible."""
-    x, y = bn.input[0], bn.output[0]
-    op = prod.op_type
-    if op == "Add":
-        mm = next((producer(i) for i in prod.input if i not in inits), None)
-        bias = next((i for i in prod.input if i in inits), None)
-        if mm is None or mm.op_type != "MatMul" or bias is None or len(consumers(mm.output[0])) != 1:
-            return ""
-        w = mm.input[1]
-        mm.input[1] = new_init(w, bn.name, inits[w] * a)
-        prod.input[list(prod.input).index(bias)] = new_init(bias, bn.name, inits[bias] * a + c)
-    elif op == "MatMul" and prod.input[1] in inits:
-        w = prod.input[1]
-        prod.input[1] = new_init(w, bn.name, inits[w] * a)
-        g.node.insert(list(g.node).index(bn), helper.make_node(
-            "Add", [x, new_init("bias", bn.name, c)], [y], name=f"{bn.name}.bias"))
-        return prod.name  # the Add takes the BN's place; x keeps one consumer
-    elif op == "Gemm" and prod.input[1] in inits:
-        w, trans_b = prod.input[1], attr(prod, "transB", 0)
-        b = inits[prod.input[2]] if len(prod.input) > 2 and prod.input[2] else 0.0
-        bias = a * attr(prod, "beta", 1.0) * np.broadcast_to(b, a.shape) + c
-        prod.input[1] = new_init(w, bn.name, inits[w] * (a[:, None] if trans_b else a[None, :]))
-        if len(prod.input) > 2:
-            prod.input[2] = new_init("C", bn.name, bias)
-        else:
-            prod.input.append(new_init("C", bn.name, bias))
-        set_attr(prod, "beta", 1.0)
-    elif op == "Conv" and prod.input[1] in inits:
-        w = prod.input[1]
-        b = inits[prod.input[2]] if len(prod.input) > 2 and prod.input[2] else 0.0
-        prod.input[1] = new_init(w, bn.name, inits[w] * a.reshape(-1, *[1] * (inits[w].ndim - 1)))
-        bias = a * b + c
-        if len(prod.input) > 2:
-            prod.input[2] = new_init("b", bn.name, bias)
-        else:
-            prod.input.append(new_init("b", bn.name, bias))
-    else:
-        return ""
-    prod.output[0] = y
-    return prod.name
-
-
-def fold_forward(user, bn, y, a, c, inits, new_init, attr, set_attr, g) -> tuple[str, str]:
-    """Folds BN into the op that consumes its output: (op name, "") or ("", reason)."""
-    if user.op_type not in ("Gemm", "MatMul", "Conv") or user.input[0] != y or user.input[1] not in inits:
-        return "", f"consumer {user.op_type} of {y} is not a foldable linear op"
-    w = inits[user.input[1]]
-    name = user.input[1]
-    if user.op_type == "Conv":
-        if any(attr(user, "pads", [0])) or attr(user, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            return "", f"forward fold into {user.name} would shift its zero padding (pads ≠ 0)"
-        group = attr(user, "group", 1)
-        m, cg = w.shape[0], w.shape[1]
-        chan = (np.arange(m)[:, None] // (m // group)) * cg + np.arange(cg)[None, :]  # (M, C/g)
-        scale = a[chan].reshape(m, cg, *[1] * (w.ndim - 2))
-        shift = c[chan].reshape(m, cg, *[1] * (w.ndim - 2))
-        b = inits[user.input[2]] if len(user.input) > 2 and user.input[2] else 0.0
-        bias = b + (w * shift).reshape(m, -1).sum(axis=1)
-        user.input[1] = new_init(name, bn.name, w * scale)
-        if len(user.input) > 2:
-            user.input[2] = new_init("b", bn.name, bias)
-        else:
-            user.input.append(new_init("b", bn.name, bias))
-    elif user.op_type == "Gemm":
-        trans_b, alpha = attr(user, "transB", 0), attr(user, "alpha", 1.0)
-        wk = w.T if trans_b else w  # (K, N)
-        extra = alpha * (c @ wk)
-        b = inits[user.input[2]] if len(user.input) > 2 and user.input[2] else 0.0
-        bias = attr(user, "beta", 1.0) * np.broadcast_to(b, extra.shape) + extra
-        user.input[1] = new_init(name, bn.name, (wk * a[:, None]).T if trans_b else wk * a[:, None])
-        if len(user.input) > 2:
-            user.input[2] = new_init("C", bn.name, bias)
-        else:
-            user.input.append(new_init("C", bn.name, bias))
-        set_attr(user, "beta", 1.0)
-    else:  # MatMul (K, N): x·W' + c·W
-        user.input[1] = new_init(name, bn.name, w * a[:, None])
-        out = user.output[0]
-        user.output[0] = f"{out}.pre_bias"
-        g.node.insert(list(g.node).index(user) + 1, helper.make_node(
-            "Add", [user.output[0], new_init("bias", bn.name, c @ w)], [out],
-            name=f"{bn.name}.bias"))
-    user.input[0] = bn.input[0]
-    return user.name, ""
 
 
 # ---------------------------------------------------------------- tests
@@ -523,6 +365,75 @@ class OrtCompare(unittest.TestCase):
         r = self.compare(self.conv, {"images": 7, "outputs": rep["outputs"]})
         self.assertEqual(r.returncode, 2)
         self.assertIn('no "predictions" key', r.stderr)
+
+
+class E2E(unittest.TestCase):
+    """tools/e2e against fake_bnc.py: the whole flow passes, and broken outputs are caught."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.work = Path(cls.tmp.name) / "work"
+        cls.bnc = Path(cls.tmp.name) / "bnc"
+        cls.bnc.write_text(f'#!/bin/sh\nexec "{PY}" "{TESTS / "fake_bnc.py"}" "$@"\n')
+        cls.bnc.chmod(0o755)
+        cls.full = cls.e2e()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.tmp.cleanup()
+
+    @classmethod
+    def e2e(cls, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(TOOLS / "e2e"), str(cls.bnc), "--work", str(cls.work), *args],
+                              capture_output=True, text=True, timeout=600,
+                              env={**os.environ, **(env or {})})
+
+    def test_full_run_passes(self) -> None:
+        r = self.full
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertRegex(lines[-1], r"^\d+ passed, 0 failed$")
+        steps = [line.split()[1] for line in lines if line.startswith("PASS ")]
+        listed = self.e2e("--list").stdout.split()
+        self.assertEqual(steps, listed)
+        self.assertNotIn("SKIP", r.stdout)
+        for want in ("train-mlp", "train-cnn", "fold-cnn", "infer-mlp-folded",
+                     "fixture-fold:skip_bn_conv_pad.onnx", "fixture-resave:rt_mlp_float_data.onnx",
+                     "fixture-infer:rt_conv.onnx"):
+            self.assertIn(want, steps)
+
+    def test_wrong_outputs_fail_their_steps(self) -> None:
+        r = self.e2e("--only", "infer-mlp", env={"FAKE_BNC_BREAK": "infer"})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("FAIL infer-mlp", r.stdout)
+        self.assertIn("FAILED (tolerance 1e-05)", r.stdout)
+        self.assertEqual(r.stdout.splitlines()[-1], "0 passed, 1 failed")
+        r = self.e2e("--only", "fixture-fold:fold_conv_grouped.onnx", env={"FAKE_BNC_BREAK": "fold"})
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("onnxruntime outputs differ", r.stdout)
+
+    def test_missing_commands_are_skipped_unless_strict(self) -> None:
+        env = {"FAKE_BNC_COMMANDS": "inspect convert"}
+        only = ["--only", "train-mlp", "--only", "fixture-fold:fold_matmul.onnx",
+                "--only", "fixture-resave:rt_conv.onnx"]
+        r = self.e2e(*only, env=env)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("SKIP train-mlp (bnc has no train command yet)", r.stdout)
+        self.assertIn("SKIP fixture-fold:fold_matmul.onnx (bnc has no fold command yet)", r.stdout)
+        self.assertIn("PASS fixture-resave:rt_conv.onnx", r.stdout)
+        self.assertIn("2 steps skipped: bnc has no train, fold command yet", r.stdout)
+        self.assertEqual(r.stdout.splitlines()[-1], "1 passed, 0 failed")
+        r = self.e2e(*only, "--strict", env=env)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.stdout.splitlines()[-1], "1 passed, 2 failed")
+
+    def test_missing_bnc_fails_clearly(self) -> None:
+        r = subprocess.run([str(TOOLS / "e2e"), str(Path(self.tmp.name) / "absent"), "--work",
+                            str(self.work), "--only", "train-mlp"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bnc binary not found", r.stdout)
 
 
 class SetupPython(unittest.TestCase):

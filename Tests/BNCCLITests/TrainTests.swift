@@ -1,0 +1,109 @@
+import BNCGraph
+import BNCModelFile
+import Foundation
+import Testing
+
+/// `bnc train` and `bnc calibrate` as a user runs them (the built binary), on the toy data set
+/// (no files, a fraction of a second per run) and, when installed, a few Fashion-MNIST images.
+@Suite struct TrainTests {
+    static let fashionMNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+    @Test func resumedRunWritesTheSameBytesAsAnUninterruptedOne() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["train", "--dataset", "toy", "--epochs", "3", "--activation", "tanh", "--seed", "4"]
+        let full = try CLIRunner.run(common + ["-o", "a.pb"], in: dir)
+        #expect(full.status == 0, "\(full.stderr)")
+        // Interrupted after epoch 1: the checkpoint stays, no model yet.
+        let first = try CLIRunner.run(common + ["-o", "b.pb", "--stop-after", "1"], in: dir)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("b.pb.ckpt").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("b.pb").path))
+        let resumed = try CLIRunner.run(common + ["-o", "b.pb", "--resume"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resuming"))
+        let a = try Data(contentsOf: dir.appendingPathComponent("a.pb"))
+        let b = try Data(contentsOf: dir.appendingPathComponent("b.pb"))
+        #expect(a == b)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("b.pb.ckpt").path))
+        // Another seed gives another model.
+        let other = try CLIRunner.run(["train", "--dataset", "toy", "--epochs", "3", "--activation", "tanh", "--seed", "5", "-o", "c.pb"], in: dir)
+        #expect(other.status == 0)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("c.pb")) != a)
+
+        let model = try ModelFile.load(path: dir.appendingPathComponent("a.pb").path)
+        #expect(model.graph.outputs.map(\.name) == ["prediction"])
+        #expect(model[metadata: MetadataKey.trainDataset] == "toy")
+        #expect(model[metadata: MetadataKey.trainSeed] == "4")
+        #expect(model[metadata: MetadataKey.bnVarianceEstimator] == "biased")
+        #expect(model.graph.nodes.filter { $0.opType == "BatchNormalization" }.count == 8)
+    }
+
+    @Test func resumeRefusesOtherSettingsAndMissingCheckpoints() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let missing = try CLIRunner.run(["train", "--dataset", "toy", "--resume", "-o", "m.pb"], in: dir)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.hasPrefix("bnc: m.pb.ckpt: no checkpoint"))
+        _ = try CLIRunner.run(["train", "--dataset", "toy", "--epochs", "2", "--stop-after", "1", "-o", "m.pb"], in: dir)
+        let changed = try CLIRunner.run(["train", "--dataset", "toy", "--epochs", "2", "--lr", "0.5", "--resume", "-o", "m.pb"], in: dir)
+        #expect(changed.status == 2)
+        #expect(changed.stderr.contains("different settings"))
+        #expect(changed.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test(arguments: [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--batch-size", "1"], "--batch-size must be at least 2"),
+        (["--lr", "0"], "--lr must be a positive number"),
+        (["--bn-momentum", "1.5"], "--bn-momentum is the weight of the old value"),
+        (["--arch", "d10-x3"], "unknown layer"),
+        (["--arch", "d100-bn-relu-d7"], "must end with a dense layer of 10 units"),
+        (["--momentum", "0.9"], "--momentum applies to SGD"),
+        (["--dataset", "toy", "--limit", "100"], "--limit and --data apply to image data sets"),
+    ])
+    func badOptionsSayWhatToType(_ args: [String], _ message: String) throws {
+        let r = try CLIRunner.run(["train"] + args)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+
+    @Test func calibrateReportsAndRewritesStatistics() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trained = try CLIRunner.run(["train", "--dataset", "toy", "--epochs", "4", "-o", "t.pb"], in: dir)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let before = try ModelFile.load(path: dir.appendingPathComponent("t.pb").path)
+        let r = try CLIRunner.run(["calibrate", "t.pb", "-o", "c.pb"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("calibrated 8 BatchNormalization nodes over 500 training examples"))
+        #expect(r.stdout.contains("test MSE"))
+        let after = try ModelFile.load(path: dir.appendingPathComponent("c.pb").path)
+        #expect(after.graph.initializer(named: "bn1.mean") != before.graph.initializer(named: "bn1.mean"))
+        #expect(after.graph.initializer(named: "dense1.weight") == before.graph.initializer(named: "dense1.weight"))
+        #expect(after[metadata: "bnc.calibrated"] != nil)
+        // bn1 normalizes the raw input x: its exact mean is the mean of the 500 training x.
+        let mean = after.graph.initializer(named: "bn1.mean")!.floats![0]
+        #expect(mean > 0.5 && mean < 2.5, "mean of x uniform on [−7, 10] ≈ 1.5, got \(mean)")
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: fashionMNIST)))
+    func fashionMNISTJSONLines() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLIRunner.run(["train", "--limit", "600", "--epochs", "2", "--batch-size", "50", "--json", "-o", "f.pb"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object != nil)
+        }
+        #expect(lines[0].contains("\"event\":\"epoch\"") && lines[0].contains("\"val_accuracy\""))
+        #expect(lines[2].contains("\"event\":\"test\""))
+        let model = try ModelFile.load(path: dir.appendingPathComponent("f.pb").path)
+        #expect(model.graph.inputs[0].shape == [.param("N"), .value(784)])
+        #expect(model[metadata: MetadataKey.trainTestAccuracy] != nil)
+        #expect(model[metadata: "bnc.train.examples"] == "540")
+    }
+}
