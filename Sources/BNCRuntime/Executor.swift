@@ -70,7 +70,7 @@ public final class Executor {
         steps = built.steps
         arenaCount = built.arenaCount
         outputs = built.outputs
-        splittable = !built.steps.contains { if case .conv = $0 { return true } else { return false } }
+        splittable = !built.steps.contains { $0.splitsItself && !$0.isGemm }
         arena = .allocate(capacity: max(1, built.arenaCount))
         arena.initialize(repeating: 0, count: max(1, built.arenaCount))
         let c = UnsafeMutablePointer<Float>.allocate(capacity: max(1, built.constants.count))
@@ -147,26 +147,45 @@ public final class Executor {
     /// Smallest chunk split over the cores (below, one thread runs it).
     static let splitThreshold = 64
 
-    /// Runs the plan on `n` samples. Plans without Conv (whose kernel splits samples over
-    /// the cores itself) run as `Parallel.ways` independent sample ranges, one per core,
-    /// every step serial: one fork/join per chunk instead of one per kernel, and the
-    /// elementwise passes (bias, BN, activations, softmax) use both cores too. Every step
-    /// works per sample, so the ranges write disjoint memory and results do not depend on
-    /// the split.
+    /// Runs the plan on `n` samples, on both cores when `n` is large enough. Plans whose
+    /// kernels never split themselves (no Conv, MaxPool or spatial BN) run as
+    /// `Parallel.ways` independent sample ranges, one per core, every step serial: one
+    /// fork/join per chunk instead of one per kernel. Otherwise the self-splitting kernels
+    /// (Conv2D, GEMM, MaxPool2D, spatial BatchNorm; a slice must not split again) run on the
+    /// whole chunk and every other step is split by sample range. Every step works per
+    /// sample, so ranges write disjoint memory and results do not depend on the split.
     private func runChunk(_ input: UnsafePointer<Float>, n: Int) {
-        if splittable && n >= Executor.splitThreshold && Parallel.isEnabled {
-            let box = SendableExecutorBox(executor: self, input: input)
+        let split = n >= Executor.splitThreshold && Parallel.isEnabled
+        let box = SendableExecutorBox(executor: self, input: input)
+        if split && splittable {
             Parallel.forEachSlice { slice in
                 let r = Parallel.range(slice, of: n)
-                if !r.isEmpty { box.executor.runSteps(box.input, first: r.lowerBound, n: r.count, serial: true) }
+                if r.isEmpty { return }
+                for step in box.executor.steps {
+                    box.executor.run(step, box.input, first: r.lowerBound, n: r.count, serial: true)
+                }
             }
-        } else {
-            runSteps(input, first: 0, n: n, serial: false)
+            return
+        }
+        for step in steps {
+            if step.splitsItself {
+                run(step, input, first: 0, n: n, serial: false)
+            } else {
+                if split {
+                    Parallel.forEachSlice { slice in
+                        let r = Parallel.range(slice, of: n)
+                        if !r.isEmpty { box.executor.run(step, box.input, first: r.lowerBound, n: r.count, serial: true) }
+                    }
+                } else {
+                    run(step, input, first: 0, n: n, serial: true)
+                }
+            }
         }
     }
 
-    private func runSteps(_ input: UnsafePointer<Float>, first f: Int, n: Int, serial: Bool) {
-        for step in steps {
+    /// One step on samples first..<first + n; `serial` keeps GEMM on the calling thread.
+    private func run(_ step: Step, _ input: UnsafePointer<Float>, first f: Int, n: Int, serial: Bool) {
+        do {
             switch step {
             case .gemm(let g):
                 let a = pointer(g.a, input, f), y = pointer(g.y, input, f)
@@ -286,6 +305,22 @@ enum Step {
     case addGeneral(AddGeneral)
     case maxPool(Slot, Slot, BNCKernels.PoolGeometry, Int)
     case softmax(Slot, Slot, Int, Int, Int)
+
+    /// Whether the kernel splits its work over the cores itself (it must then not run
+    /// inside a `Parallel` slice): Conv2D, GEMM (unless called serial), MaxPool2D and
+    /// BatchNorm.affine on spatial data.
+    var splitsItself: Bool {
+        switch self {
+        case .conv, .gemm, .maxPool: return true
+        case .batchNorm(let b): return b.spatial > 1
+        default: return false
+        }
+    }
+
+    var isGemm: Bool {
+        if case .gemm = self { return true }
+        return false
+    }
 }
 
 /// Hands the executor and the input pointer to the per-core sample ranges, which touch

@@ -316,7 +316,9 @@ struct PlanBuilder {
                 bias = constantOffset(try constantValues(i, node.inputs[2], role: "B"))
             }
             scratchCount = max(scratchCount, geometry.forwardScratchCount)
-            let (act, final) = fuseActivation(after: out, readers: readers)
+            // The activation after a Conv stays its own step: it is a separate pass either
+            // way, and as a step it runs split over the cores (Conv2D splits itself).
+            let (act, final) = (Activation.identity, out)
             define(final, at: i)
             // c.n (the batch-1 dim 0) is 1 unless a reshape folded rows into dim 0.
             return .conv(Step.Conv(x: slot(node.inputs[0]), y: slot(final), geometry: geometry, samplesPerSample: c.n,
