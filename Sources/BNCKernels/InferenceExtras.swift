@@ -24,6 +24,11 @@ extension Elementwise {
                 let row = y + r * columns
                 for k in 0..<columns { row[k] = max(row[k] + b[k], 0) }
             }
+        case (let b?, .sigmoid):
+            for r in 0..<rows {
+                let row = y + r * columns
+                for k in 0..<columns { row[k] = Activation.sigmoid(row[k] + b[k]) }
+            }
         case (let b?, _):
             for r in 0..<rows {
                 let row = y + r * columns

@@ -40,6 +40,8 @@ public final class Executor {
     private let constants: UnsafeMutablePointer<Float>
     private let scratch: UnsafeMutablePointer<Float>
     private let outputs: [Slot]
+    /// Whether chunks may be split into per-core sample ranges (no Conv step).
+    private let splittable: Bool
     private let outputCounts: [Int]
 
     /// Default for `maxBatch`.
@@ -68,6 +70,7 @@ public final class Executor {
         steps = built.steps
         arenaCount = built.arenaCount
         outputs = built.outputs
+        splittable = !built.steps.contains { $0.splitsItself && !$0.isGemm }
         arena = .allocate(capacity: max(1, built.arenaCount))
         arena.initialize(repeating: 0, count: max(1, built.arenaCount))
         let c = UnsafeMutablePointer<Float>.allocate(capacity: max(1, built.constants.count))
@@ -137,31 +140,78 @@ public final class Executor {
     }
 
     @inline(__always)
-    private func pointer(_ s: Slot, _ input: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-        s.isInput ? UnsafeMutablePointer(mutating: input) : arena + s.offset
+    private func pointer(_ s: Slot, _ input: UnsafePointer<Float>, _ first: Int = 0) -> UnsafeMutablePointer<Float> {
+        (s.isInput ? UnsafeMutablePointer(mutating: input) : arena + s.offset) + first * s.perSample
     }
 
+    /// Smallest chunk split over the cores (below, one thread runs it).
+    static let splitThreshold = 64
+
+    /// Runs the plan on `n` samples, on both cores when `n` is large enough. Plans whose
+    /// kernels never split themselves (no Conv, MaxPool or spatial BN) run as
+    /// `Parallel.ways` independent sample ranges, one per core, every step serial: one
+    /// fork/join per chunk instead of one per kernel. Otherwise the self-splitting kernels
+    /// (Conv2D, GEMM, MaxPool2D, spatial BatchNorm; a slice must not split again) run on the
+    /// whole chunk and every other step is split by sample range. Every step works per
+    /// sample, so ranges write disjoint memory and results do not depend on the split.
     private func runChunk(_ input: UnsafePointer<Float>, n: Int) {
+        let split = n >= Executor.splitThreshold && Parallel.isEnabled
+        let box = SendableExecutorBox(executor: self, input: input)
+        if split && splittable {
+            Parallel.forEachSlice { slice in
+                let r = Parallel.range(slice, of: n)
+                if r.isEmpty { return }
+                for step in box.executor.steps {
+                    box.executor.run(step, box.input, first: r.lowerBound, n: r.count, serial: true)
+                }
+            }
+            return
+        }
         for step in steps {
+            if step.splitsItself {
+                run(step, input, first: 0, n: n, serial: false)
+            } else {
+                if split {
+                    Parallel.forEachSlice { slice in
+                        let r = Parallel.range(slice, of: n)
+                        if !r.isEmpty { box.executor.run(step, box.input, first: r.lowerBound, n: r.count, serial: true) }
+                    }
+                } else {
+                    run(step, input, first: 0, n: n, serial: true)
+                }
+            }
+        }
+    }
+
+    /// One step on samples first..<first + n; `serial` keeps GEMM on the calling thread.
+    private func run(_ step: Step, _ input: UnsafePointer<Float>, first f: Int, n: Int, serial: Bool) {
+        do {
             switch step {
             case .gemm(let g):
-                let a = pointer(g.a, input), y = pointer(g.y, input)
+                let a = pointer(g.a, input, f), y = pointer(g.y, input, f)
                 let rows = n * g.rowsPerSample
-                GEMM.multiply(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
-                              b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
+                if rows == 1 {
+                    GEMM.multiplyRow(transB: g.transB, n: g.n, k: g.k, alpha: g.alpha, x: a, b: constants + g.weight, y: y)
+                } else if serial {
+                    GEMM.multiplySerial(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
+                                        b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
+                } else {
+                    GEMM.multiply(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
+                                  b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
+                }
                 Elementwise.addRowBias(y, rows: rows, columns: g.n, bias: g.bias.map { UnsafePointer(constants + $0) }, activation: g.activation)
             case .conv(let c):
-                let x = pointer(c.x, input), y = pointer(c.y, input)
+                let x = pointer(c.x, input, f), y = pointer(c.y, input, f)
                 Conv2D.forward(c.geometry, batch: n * c.samplesPerSample, input: x, weight: constants + c.weight,
                                bias: c.bias.map { UnsafePointer(constants + $0) }, output: y, scratch: scratch)
                 if c.activation != .identity { c.activation.forward(y, y, count: n * c.outPerSample) }
             case .batchNorm(let b):
-                BatchNorm.affine(pointer(b.x, input), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
-                                 a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, input))
+                BatchNorm.affine(pointer(b.x, input, f), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
+                                 a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, input, f))
             case .activation(let x, let y, let act, let count):
-                act.forward(pointer(x, input), pointer(y, input), count: n * count)
+                act.forward(pointer(x, input, f), pointer(y, input, f), count: n * count)
             case .axisBias(let a):
-                let x = pointer(a.x, input), y = pointer(a.y, input)
+                let x = pointer(a.x, input, f), y = pointer(a.y, input, f)
                 if x != y { y.update(from: x, count: n * a.outerPerSample * a.channels * a.inner) }
                 if a.inner == 1 {
                     Elementwise.addRowBias(y, rows: n * a.outerPerSample, columns: a.channels, bias: constants + a.bias, activation: a.activation)
@@ -170,12 +220,12 @@ public final class Executor {
                     if a.activation != .identity { a.activation.forward(y, y, count: n * a.outerPerSample * a.channels * a.inner) }
                 }
             case .addSame(let a, let b, let y, let count, let act):
-                let pa = pointer(a, input), pb = pointer(b, input), py = pointer(y, input)
+                let pa = pointer(a, input, f), pb = pointer(b, input, f), py = pointer(y, input, f)
                 let total = n * count
                 for i in 0..<total { py[i] = pa[i] + pb[i] }
                 if act != .identity { act.forward(py, py, count: total) }
             case .addGeneral(let g):
-                let pa = pointer(g.a, input), pb = pointer(g.b, input), py = pointer(g.y, input)
+                let pa = pointer(g.a, input, f), pb = pointer(g.b, input, f), py = pointer(g.y, input, f)
                 for i in 0..<n {
                     let sa = g.aBatched ? pa + i * g.aCount : (g.aConstant.map { constants + $0 } ?? pa)
                     let sb = g.bBatched ? pb + i * g.bCount : (g.bConstant.map { constants + $0 } ?? pb)
@@ -183,19 +233,20 @@ public final class Executor {
                 }
                 if g.activation != .identity { g.activation.forward(py, py, count: n * g.yCount) }
             case .maxPool(let x, let y, let geometry, let planesPerSample):
-                MaxPool2D.forward(geometry, batch: n * planesPerSample, input: pointer(x, input), output: pointer(y, input), argmax: nil)
+                MaxPool2D.forward(geometry, batch: n * planesPerSample, input: pointer(x, input, f), output: pointer(y, input, f), argmax: nil)
             case .softmax(let x, let y, let outer, let length, let inner):
-                Softmax.forward(pointer(x, input), outer: n * outer, length: length, inner: inner, into: pointer(y, input))
+                Softmax.forward(pointer(x, input, f), outer: n * outer, length: length, inner: inner, into: pointer(y, input, f))
             }
         }
     }
 }
 
-/// Where a value lives: the caller's input buffer or an arena offset (floats).
+/// Where a value lives: the caller's input buffer or an arena offset (floats), and its
+/// floats per sample (sample i starts at offset + i·perSample).
 struct Slot: Equatable {
     var isInput: Bool
     var offset: Int
-    static let input = Slot(isInput: true, offset: 0)
+    var perSample: Int
 }
 
 /// One kernel call of the plan; sizes per sample, scaled by the run's batch.
@@ -254,4 +305,27 @@ enum Step {
     case addGeneral(AddGeneral)
     case maxPool(Slot, Slot, BNCKernels.PoolGeometry, Int)
     case softmax(Slot, Slot, Int, Int, Int)
+
+    /// Whether the kernel splits its work over the cores itself (it must then not run
+    /// inside a `Parallel` slice): Conv2D, GEMM (unless called serial), MaxPool2D and
+    /// BatchNorm.affine on spatial data.
+    var splitsItself: Bool {
+        switch self {
+        case .conv, .gemm, .maxPool: return true
+        case .batchNorm(let b): return b.spatial > 1
+        default: return false
+        }
+    }
+
+    var isGemm: Bool {
+        if case .gemm = self { return true }
+        return false
+    }
+}
+
+/// Hands the executor and the input pointer to the per-core sample ranges, which touch
+/// disjoint samples of every buffer.
+private struct SendableExecutorBox: @unchecked Sendable {
+    let executor: Executor
+    let input: UnsafePointer<Float>
 }

@@ -158,7 +158,7 @@ struct PlanBuilder {
 
     /// Slots hold buffer ids until layout; this swaps in arena offsets.
     private func resolve(_ s: Slot) -> Slot {
-        s.isInput ? s : Slot(isInput: false, offset: buffers[s.offset].offset)
+        s.isInput ? s : Slot(isInput: false, offset: buffers[s.offset].offset, perSample: s.perSample)
     }
 
     private func resolveSlots(_ step: Step) -> Step {
@@ -179,7 +179,7 @@ struct PlanBuilder {
     /// The slot of a value (buffer id until layout).
     private func slot(_ value: String) -> Slot {
         let b = bufferOf[value] ?? -1
-        return b < 0 ? .input : Slot(isInput: false, offset: b)
+        return Slot(isInput: b < 0, offset: max(b, 0), perSample: count(value))
     }
 
     private func count(_ value: String) -> Int { shapes[value]?.reduce(1, *) ?? 0 }
@@ -316,7 +316,9 @@ struct PlanBuilder {
                 bias = constantOffset(try constantValues(i, node.inputs[2], role: "B"))
             }
             scratchCount = max(scratchCount, geometry.forwardScratchCount)
-            let (act, final) = fuseActivation(after: out, readers: readers)
+            // The activation after a Conv stays its own step: it is a separate pass either
+            // way, and as a step it runs split over the cores (Conv2D splits itself).
+            let (act, final) = (Activation.identity, out)
             define(final, at: i)
             // c.n (the batch-1 dim 0) is 1 unless a reshape folded rows into dim 0.
             return .conv(Step.Conv(x: slot(node.inputs[0]), y: slot(final), geometry: geometry, samplesPerSample: c.n,

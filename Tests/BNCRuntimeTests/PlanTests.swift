@@ -25,6 +25,8 @@ import Testing
         let exec = try expectMatchesReference(n.graph, batch: 7)
         // Gemm; BN+act; MatMul+Add fused; BN+act; MatMul+Add fused; Softmax.
         #expect(exec.stepCount == 6)
+        // A batch of 150 runs as two per-core sample ranges (≥ Executor.splitThreshold).
+        try expectMatchesReference(n.graph, batch: 150)
     }
 
     @Test func fusedLinearActivations() throws {

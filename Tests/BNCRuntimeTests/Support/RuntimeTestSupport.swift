@@ -65,8 +65,9 @@ func str(_ name: String, _ v: String) -> Attribute { Attribute(name, .string(Arr
 /// Runs the executor on a random batch and checks (1) it matches the Double reference
 /// within `tolerance` relative to the output scale (Float products accumulate ≈ K·2⁻²⁴
 /// relative error; 1e-5 covers the K ≤ 200 used here), (2) running each sample alone gives
-/// the same outputs (to 1e-6 of the scale: GEMM blocking may differ with the row count) and
-/// the same argmax, and (3) a capacity smaller than the batch (chunked runs) agrees too.
+/// the same argmax and the same outputs to 1e-5 of the scale (one row runs through sgemv,
+/// many through sgemm: the summation order differs, so the last bits may), and (3) a
+/// capacity smaller than the batch (chunked runs) agrees too.
 @discardableResult
 func expectMatchesReference(
     _ graph: Graph, batch: Int = 5, tolerance: Double = 1e-5, seed: UInt64 = 99,
@@ -90,7 +91,7 @@ func expectMatchesReference(
         single += exec.run(Array(x[(i * exec.inputCount)..<((i + 1) * exec.inputCount)]))
     }
     let d1 = zip(y, single).map { abs($0 - $1) }.max() ?? 0
-    #expect(Double(d1) <= 1e-6 * scale, "batch vs one-at-a-time differ by \(d1)", sourceLocation: sourceLocation)
+    #expect(Double(d1) <= 1e-5 * scale, "batch vs one-at-a-time differ by \(d1)", sourceLocation: sourceLocation)
     let k = exec.outputCount
     for i in 0..<batch where k > 1 {
         let a = y[(i * k)..<((i + 1) * k)], b = single[(i * k)..<((i + 1) * k)]
@@ -101,6 +102,6 @@ func expectMatchesReference(
     let small = try Executor(graph: graph, maxBatch: 2)
     let yc = small.run(x)
     let d2 = zip(y, yc).map { abs($0 - $1) }.max() ?? 0
-    #expect(Double(d2) <= 1e-6 * scale, "chunked run differs by \(d2)", sourceLocation: sourceLocation)
+    #expect(Double(d2) <= 1e-5 * scale, "chunked run differs by \(d2)", sourceLocation: sourceLocation)
     return exec
 }
