@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCGraph
 import BNCModelFile
+import BNCPasses
 import Foundation
 
 /// `bnc inspect model.pb`: a readable table of the graph, or the same as JSON.
@@ -46,6 +47,16 @@ struct ModelSummary: Encodable {
         var name: String
         var shape: String
     }
+    /// A BatchNormalization that `bnc fold` removed, from its audit record.
+    struct FoldedBN: Encodable {
+        var bn: String
+        var into: String
+        var direction: String
+        var channels: Int
+        var epsilon: Float
+        var meanRange: [Float]
+        var varianceRange: [Float]
+    }
 
     var file: String
     var irVersion: Int64
@@ -56,6 +67,7 @@ struct ModelSummary: Encodable {
     var outputs: [Value]
     var nodes: [NodeRow]
     var totalParameters: Int
+    var folded: [FoldedBN]
     var metadata: [String: String]
 
     init(_ model: Model, file: String) {
@@ -88,6 +100,12 @@ struct ModelSummary: Encodable {
         nodes = rows
         // Initializers no node reads (e.g. an audit copy) still count as stored parameters.
         totalParameters = graph.initializers.reduce(0) { $0 + ($1.dataType == DataType.float ? $1.count : 0) }
+        folded = FoldAudit.records(in: model).map { record in
+            let a = record.audit
+            func range(_ v: [Float]) -> [Float] { v.isEmpty ? [] : [v.min()!, v.max()!] }
+            return FoldedBN(bn: record.bn, into: a.into, direction: "\(a.direction)", channels: a.mean.count,
+                            epsilon: a.epsilon, meanRange: range(a.mean), varianceRange: range(a.variance))
+        }
         var meta: [String: String] = [:]
         for e in model.metadata { meta[e.key] = e.value }
         metadata = meta
@@ -132,10 +150,19 @@ struct ModelSummary: Encodable {
         out.append(contentsOf: ModelSummary.align(lines))
         out.append("")
         out.append("\(nodes.count) nodes, \(totalParameters) parameters")
+        if !folded.isEmpty {
+            out.append("")
+            out.append("folded batch normalizations (original parameters in metadata bnc.fold.*):")
+            for f in folded {
+                out.append("  \(f.bn) → \(f.into) (\(f.direction)), \(f.channels) channels, epsilon \(f.epsilon), "
+                    + "mean \(f.meanRange.map { String(format: "%.4g", $0) }.joined(separator: "…")), "
+                    + "variance \(f.varianceRange.map { String(format: "%.4g", $0) }.joined(separator: "…"))")
+            }
+        }
         if !metadata.isEmpty {
             out.append("")
             out.append("metadata:")
-            for key in metadata.keys.sorted() {
+            for key in metadata.keys.sorted() where !(key.hasPrefix(MetadataKey.foldPrefix) && !folded.isEmpty) {
                 let value = metadata[key]!
                 let shown = value.count > 200 ? String(value.prefix(200)) + "… (\(value.count) chars)" : value
                 out.append("  \(key) = \(shown)")

@@ -122,3 +122,25 @@ import Testing
         #expect(absent.stdout.contains("no bnc integrity digest"))
     }
 }
+
+@Suite struct InspectFoldedTests {
+    @Test func foldedModelShowsTheAuditTrail() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("small.pb").path
+        let folded = dir.appendingPathComponent("small.folded.pb").path
+        try ModelFile.save(InspectTests.smallModel(), to: path)
+        let fold = try CLIRunner.run(["fold", path, "-o", folded])
+        #expect(fold.status == 0)
+        let r = try CLIRunner.run(["inspect", folded])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("folded batch normalizations"))
+        #expect(r.stdout.contains("bn → dense1 (backward), 5 channels, epsilon 0.001, mean 0…0.5, variance 1…2"))
+        #expect(!r.stdout.contains("BatchNormalization"))
+        let j = try CLIRunner.run(["inspect", folded, "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as! [String: Any]
+        let list = object["folded"] as! [[String: Any]]
+        #expect(list.count == 1)
+        #expect(list[0]["into"] as? String == "dense1")
+    }
+}
