@@ -70,7 +70,7 @@ public final class Executor {
         steps = built.steps
         arenaCount = built.arenaCount
         outputs = built.outputs
-        splittable = !built.steps.contains { $0.splitsItself && !$0.isGemm }
+        splittable = built.runsAsIndependentSlices
         arena = .allocate(capacity: max(1, built.arenaCount))
         arena.initialize(repeating: 0, count: max(1, built.arenaCount))
         let c = UnsafeMutablePointer<Float>.allocate(capacity: max(1, built.constants.count))

@@ -27,6 +27,9 @@ struct PlanBuilder {
         /// Every graph output, in graph order.
         var outputs: [Slot]
         var outputShapes: [[Int]]
+        /// Whether the plan may run as independent per-core sample ranges (no step splits
+        /// itself except GEMM). Such plans get an arena without reuse: see `build`.
+        var runsAsIndependentSlices: Bool
     }
 
     init(graph: Graph) throws(ModelError) {
@@ -108,7 +111,13 @@ struct PlanBuilder {
             if let step = try compile(i, node, readers: readers) { steps.append(step) }
         }
         // Arena layout: buffers in order of definition; a buffer whose last reader ran
-        // before another's definition gives its space to it.
+        // before another's definition gives its space to it — but only when the steps run
+        // in order over the whole chunk. A plan run as independent per-core sample ranges
+        // has one core at step j while the other is still at step i < j; buffers are laid
+        // out sample-major with different per-sample sizes, so a reused region would let
+        // one core's later value overwrite the other core's earlier one. Those plans
+        // (dense networks) are small per sample, so they simply get no reuse.
+        let independentSlices = !steps.contains { $0.splitsItself && !$0.isGemm }
         for (value, b) in bufferOf where b >= 0 {
             buffers[b].last = max(buffers[b].last, lastRead[value] ?? buffers[b].first)
         }
@@ -118,7 +127,7 @@ struct PlanBuilder {
         for b in buffers.indices.sorted(by: { buffers[$0].first < buffers[$1].first }) {
             let size = (buffers[b].perSample * capacity + 15) / 16 * 16
             active.removeAll { a in
-                if buffers[a].last < buffers[b].first {
+                if !independentSlices && buffers[a].last < buffers[b].first {
                     free.append((buffers[a].offset, (buffers[a].perSample * capacity + 15) / 16 * 16))
                     return true
                 }
@@ -147,7 +156,7 @@ struct PlanBuilder {
             outShapes.append(perSampleShape(s))
         }
         return Built(steps: steps, constants: constants, arenaCount: top, scratchCount: scratchCount,
-                     outputs: outSlots, outputShapes: outShapes)
+                     outputs: outSlots, outputShapes: outShapes, runsAsIndependentSlices: independentSlices)
     }
 
     /// Per-sample shape reported to callers: dims after the batch dim (dim 0 of the
