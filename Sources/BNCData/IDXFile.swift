@@ -67,35 +67,37 @@ public struct IDXFile: Equatable, Sendable {
                 problem: "header declares \(header.dataBytes) bytes of data (dims \(header.dims) of \(header.elementType.name)), more than bnc's limit of 2 GiB (\(maximumDataBytes) bytes) for a file loaded whole")
         }
         let n = header.elementCount
-        var failure: DataError?
         switch header.elementType {
         case .uint8:
-            let values = [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
-                do throws(DataError) {
-                    _ = try reader.readBatch(maxCount: reader.count, into: buffer)
-                    initialized = n
-                } catch {
-                    buffer.initialize(repeating: 0)
-                    initialized = n
-                    failure = error
-                }
+            let values: [UInt8] = try readAll(n) { (buffer: UnsafeMutableBufferPointer<UInt8>) throws(DataError) in
+                _ = try reader.readBatch(maxCount: reader.count, into: buffer)
             }
-            if let failure { throw failure }
             return IDXFile(path: stream.path, dims: header.dims, elements: .uint8(values))
         case .float32:
-            let values = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
-                do throws(DataError) {
-                    _ = try reader.readBatch(maxCount: reader.count, into: buffer)
-                    initialized = n
-                } catch {
-                    buffer.initialize(repeating: 0)
-                    initialized = n
-                    failure = error
-                }
+            let values: [Float] = try readAll(n) { (buffer: UnsafeMutableBufferPointer<Float>) throws(DataError) in
+                _ = try reader.readBatch(maxCount: reader.count, into: buffer)
             }
-            if let failure { throw failure }
             return IDXFile(path: stream.path, dims: header.dims, elements: .float32(values))
         }
+    }
+
+    /// An array of `n` elements filled by `fill` (which reads the whole data section);
+    /// on failure the memory is initialized before the error is rethrown.
+    private static func readAll<T: Numeric>(
+        _ n: Int, _ fill: (UnsafeMutableBufferPointer<T>) throws(DataError) -> Void
+    ) throws(DataError) -> [T] {
+        var failure: DataError?
+        let values = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+            do throws(DataError) {
+                try fill(buffer)
+            } catch {
+                buffer.initialize(repeating: 0)
+                failure = error
+            }
+            initialized = n
+        }
+        if let failure { throw failure }
+        return values
     }
 
     /// The IDX bytes of this file (uncompressed): header, then elements big-endian.

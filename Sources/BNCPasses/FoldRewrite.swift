@@ -69,12 +69,7 @@ struct Rewrite {
         }
         var nb = [Double](repeating: 0, count: n)
         for j in 0..<n { nb[j] = p.s[j] * attrs.beta * (c?.value(j) ?? 0) + p.t[j] }
-        var out = Partial(intoIndex: gi, outputIndex: gi, opBefore: "Gemm")
-        try storeWeight(nw, dims: b.dims, name: b.name, node: gi, slot: 1, into: &out)
-        try storeBias(nb, dims: c?.dimsFor(n) ?? [n], name: c?.name, node: gi, slot: 2, into: &out)
-        graph.nodes[gi].attributes.removeAll { $0.name == "alpha" || $0.name == "beta" }
-        if attrs.alpha != 1 || attrs.beta != 1 { out.note = "alpha \(attrs.alpha) and beta \(attrs.beta) folded in" }
-        return out
+        return try storeGemm(gi, weight: nw, bias: nb, b: b, c: c, n: n, attrs: attrs)
     }
 
     /// MatMul A (R, K) · B (K, N) → Gemm(A, B', b'): B'(k, n) = s_n·B(k, n), b'_n = t_n.
@@ -88,13 +83,7 @@ struct Rewrite {
         let (k, n) = (b.dims[0], b.dims[1])
         guard n == p.channels else { throw .channelMismatch(node: label, bnChannels: p.channels, opChannels: n) }
         let nw = scaleColumns(b.floats ?? [], rows: k, cols: n, by: p.s)
-        var out = Partial(intoIndex: mi, outputIndex: mi, opBefore: "MatMul")
-        graph.nodes[mi].opType = "Gemm"
-        graph.nodes[mi].attributes = []
-        try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
-        try storeBias(p.t, dims: [n], name: nil, node: mi, slot: 2, into: &out)
-        out.note = "MatMul rewritten as Gemm to carry the bias"
-        return out
+        return try storeMatMulAsGemm(mi, weight: nw, bias: p.t, b: b, n: n)
     }
 
     /// MatMul (R, K)·(K, N) → Add(bias) → BN, kept as MatMul + Add:
@@ -167,12 +156,7 @@ struct Rewrite {
                 nb[j] += attrs.alpha * p.t[kk] * Double(bv[at])
             }
         }
-        var out = Partial(intoIndex: gi, outputIndex: gi, opBefore: "Gemm")
-        try storeWeight(nw, dims: b.dims, name: b.name, node: gi, slot: 1, into: &out)
-        try storeBias(nb, dims: c?.dimsFor(n) ?? [n], name: c?.name, node: gi, slot: 2, into: &out)
-        graph.nodes[gi].attributes.removeAll { $0.name == "alpha" || $0.name == "beta" }
-        if attrs.alpha != 1 || attrs.beta != 1 { out.note = "alpha \(attrs.alpha) and beta \(attrs.beta) folded in" }
-        return out
+        return try storeGemm(gi, weight: nw, bias: nb, b: b, c: c, n: n, attrs: attrs)
     }
 
     /// BN → MatMul (rank-2 input) → Gemm(X, B', b'): B'(k, n) = s_k·B(k, n), b'_n = Σ_k t_k B(k, n).
@@ -194,13 +178,7 @@ struct Rewrite {
                 nb[j] += p.t[kk] * Double(bv[kk * n + j])
             }
         }
-        var out = Partial(intoIndex: mi, outputIndex: mi, opBefore: "MatMul")
-        graph.nodes[mi].opType = "Gemm"
-        graph.nodes[mi].attributes = []
-        try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
-        try storeBias(nb, dims: [n], name: nil, node: mi, slot: 2, into: &out)
-        out.note = "MatMul rewritten as Gemm to carry the bias"
-        return out
+        return try storeMatMulAsGemm(mi, weight: nw, bias: nb, b: b, n: n)
     }
 
     /// BN → Conv without padding, W (M, C/group, kh, kw), input channel c = g(m)·C/group + c':
@@ -321,6 +299,29 @@ struct Rewrite {
         for r in 0..<rows {
             for j in 0..<cols { out[r * cols + j] = Double(v[r * cols + j]) * s[j] }
         }
+        return out
+    }
+
+    /// Writes a folded Gemm's new weight and bias; alpha and beta are folded into them.
+    private mutating func storeGemm(
+        _ gi: Int, weight nw: [Double], bias nb: [Double], b: Tensor, c: GemmBias?, n: Int, attrs: GemmAttributes
+    ) throws(SkipReason) -> Partial {
+        var out = Partial(intoIndex: gi, outputIndex: gi, opBefore: "Gemm")
+        try storeWeight(nw, dims: b.dims, name: b.name, node: gi, slot: 1, into: &out)
+        try storeBias(nb, dims: c?.dimsFor(n) ?? [n], name: c?.name, node: gi, slot: 2, into: &out)
+        graph.nodes[gi].attributes.removeAll { $0.name == "alpha" || $0.name == "beta" }
+        if attrs.alpha != 1 || attrs.beta != 1 { out.note = "alpha \(attrs.alpha) and beta \(attrs.beta) folded in" }
+        return out
+    }
+
+    /// Rewrites MatMul node `mi` as Gemm(A, B', b') with the folded weight and a new bias.
+    private mutating func storeMatMulAsGemm(_ mi: Int, weight nw: [Double], bias nb: [Double], b: Tensor, n: Int) throws(SkipReason) -> Partial {
+        var out = Partial(intoIndex: mi, outputIndex: mi, opBefore: "MatMul")
+        graph.nodes[mi].opType = "Gemm"
+        graph.nodes[mi].attributes = []
+        try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
+        try storeBias(nb, dims: [n], name: nil, node: mi, slot: 2, into: &out)
+        out.note = "MatMul rewritten as Gemm to carry the bias"
         return out
     }
 
