@@ -212,8 +212,14 @@ public enum BatchNorm {
             for i in 0..<n {
                 let off = (i * channels + c) * s
                 let dyp = dy + off, hp = xhat + off, dzp = dx + off
-                BatchNorm.activationBackwardRun(activation, y + off, dyp, dzp, count: s)
-                let (a, b) = Reduce.sumAndDot(dzp, hp, count: s)
+                let (a, b): (Float, Float)
+                if activation == .relu {
+                    // One pass: dz = y > 0 ? dy : 0 and its sums (same order as sumAndDot).
+                    (a, b) = Reduce.reluMaskSumAndDot(y + off, dyp, hp, into: dzp, count: s)
+                } else {
+                    BatchNorm.activationBackwardRun(activation, y + off, dyp, dzp, count: s)
+                    (a, b) = Reduce.sumAndDot(dzp, hp, count: s)
+                }
                 sumDz += Double(a)
                 sumDzH += Double(b)
             }

@@ -69,4 +69,44 @@ public enum Reduce {
         }
         return (sum, dot)
     }
+
+    /// ReLU backward fused with the reduction: dz[i] = y[i] > 0 ? dy[i] : 0 (written; dz may
+    /// alias dy), returns (Σ dz[i], Σ dz[i]·h[i]) summed in exactly the order of `sumAndDot`
+    /// over the written dz, so results are bit-identical to the two separate passes.
+    @inlinable
+    public static func reluMaskSumAndDot(
+        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ h: UnsafePointer<Float>,
+        into dz: UnsafeMutablePointer<Float>, count n: Int
+    ) -> (Float, Float) {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), d0 = SIMD8<Float>(), d1 = SIMD8<Float>()
+        let zero = SIMD8<Float>()
+        var i = 0
+        let ry = UnsafeRawPointer(y), rdy = UnsafeRawPointer(dy), rh = UnsafeRawPointer(h)
+        let rdz = UnsafeMutableRawPointer(dz)
+        while i &+ 16 <= n {
+            let o0 = i &* 4, o1 = (i &+ 8) &* 4
+            let y0 = ry.loadUnaligned(fromByteOffset: o0, as: SIMD8<Float>.self)
+            let y1 = ry.loadUnaligned(fromByteOffset: o1, as: SIMD8<Float>.self)
+            let a0 = zero.replacing(with: rdy.loadUnaligned(fromByteOffset: o0, as: SIMD8<Float>.self), where: y0 .> zero)
+            let a1 = zero.replacing(with: rdy.loadUnaligned(fromByteOffset: o1, as: SIMD8<Float>.self), where: y1 .> zero)
+            rdz.storeBytes(of: a0, toByteOffset: o0, as: SIMD8<Float>.self)
+            rdz.storeBytes(of: a1, toByteOffset: o1, as: SIMD8<Float>.self)
+            let b0 = rh.loadUnaligned(fromByteOffset: o0, as: SIMD8<Float>.self)
+            let b1 = rh.loadUnaligned(fromByteOffset: o1, as: SIMD8<Float>.self)
+            s0 += a0
+            s1 += a1
+            d0 += a0 * b0
+            d1 += a1 * b1
+            i &+= 16
+        }
+        var sum = (s0 + s1).sum(), dot = (d0 + d1).sum()
+        while i < n {
+            let a: Float = y[i] > 0 ? dy[i] : 0
+            dz[i] = a
+            sum += a
+            dot += a * h[i]
+            i &+= 1
+        }
+        return (sum, dot)
+    }
 }
