@@ -164,12 +164,14 @@ public enum Conv2D {
     }
 
     /// dx (C, H, W) of one sample, channels of `group`, += scatter of dcol (C/G·kh·kw, oH·oW):
-    /// the adjoint of `im2col`. Accumulates; callers zero dx first.
+    /// the adjoint of `im2col`. Accumulates; callers zero dx first. dcol is scratch: entries
+    /// whose tap falls on the padding may be overwritten with 0.
     public static func col2im(
-        _ g: ConvGeometry, columns dcol: UnsafePointer<Float>, group: Int, into dx: UnsafeMutablePointer<Float>
+        _ g: ConvGeometry, columns dcol: UnsafeMutablePointer<Float>, group: Int, into dx: UnsafeMutablePointer<Float>
     ) {
         let cg = g.inChannels / g.groups
         let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
+        let shifted = g.strideH == 1 && g.strideW == 1 && oW == W
         var row = 0
         for ci in 0..<cg {
             let plane = dx + (group * cg + ci) * H * W
@@ -178,6 +180,26 @@ public enum Conv2D {
                     let src = dcol + row * oH * oW
                     let offY = ky * g.dilationH - g.padTop
                     let offX = kx * g.dilationW - g.padLeft
+                    if shifted {
+                        // Adjoint of `im2colShifted`: zero the taps on the padding columns, then
+                        // one contiguous accumulate (adding those zeros changes nothing).
+                        let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
+                        let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
+                        if yHi > yLo, hi > lo {
+                            if lo > 0 || hi < W {
+                                for oy in yLo..<yHi {
+                                    let r = src + oy * W
+                                    for ox in 0..<lo { r[ox] = 0 }
+                                    for ox in hi..<W { r[ox] = 0 }
+                                }
+                            }
+                            let first = yLo * W + lo, end = (yHi - 1) * W + hi
+                            let d = plane + (first + offY * W + offX), s = src + first
+                            for k in 0..<(end - first) { d[k] += s[k] }
+                        }
+                        row += 1
+                        continue
+                    }
                     for oy in 0..<oH {
                         let iy = oy * g.strideH + offY
                         if iy < 0 || iy >= H { continue }
