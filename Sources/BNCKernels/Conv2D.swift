@@ -89,6 +89,9 @@ public enum Conv2D {
     ) {
         let cg = g.inChannels / g.groups
         let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
+        // Stride 1 with oW == W (e.g. "same" padding): each row of col is the plane shifted by
+        // a constant offset, so one block copy plus zeroing the edges replaces oH small copies.
+        let shifted = g.strideH == 1 && g.strideW == 1 && oW == W
         var row = 0
         for ci in 0..<cg {
             let plane = x + (group * cg + ci) * H * W
@@ -97,6 +100,11 @@ public enum Conv2D {
                     let dst = col + row * oH * oW
                     let offY = ky * g.dilationH - g.padTop
                     let offX = kx * g.dilationW - g.padLeft
+                    if shifted {
+                        im2colShifted(plane, height: H, width: W, outHeight: oH, offY: offY, offX: offX, into: dst)
+                        row += 1
+                        continue
+                    }
                     for oy in 0..<oH {
                         let iy = oy * g.strideH + offY
                         let out = dst + oy * oW
@@ -125,13 +133,45 @@ public enum Conv2D {
         }
     }
 
+    /// One row of col for stride 1 and output width == input width W:
+    /// out[oy·W + ox] = plane[(oy + offY)·W + ox + offX] where that pixel exists, else 0.
+    /// Inside the valid rows out[k] = plane[k + offY·W + offX] for every k, so the valid
+    /// span is one contiguous copy; the columns that wrapped into a neighbouring row are then
+    /// zeroed.
+    @inline(__always)
+    static func im2colShifted(
+        _ plane: UnsafePointer<Float>, height H: Int, width W: Int, outHeight oH: Int, offY: Int, offX: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
+        let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
+        guard yHi > yLo, hi > lo else {
+            out.update(repeating: 0, count: oH * W)
+            return
+        }
+        if yLo > 0 { out.update(repeating: 0, count: yLo * W) }
+        // Out indices [yLo·W + lo, (yHi − 1)·W + hi): every source index lies in the plane.
+        let first = yLo * W + lo, end = (yHi - 1) * W + hi
+        out.advanced(by: first).update(from: plane + (first + offY * W + offX), count: end - first)
+        if lo > 0 || hi < W {
+            for oy in yLo..<yHi {
+                let r = out + oy * W
+                for ox in 0..<lo { r[ox] = 0 }
+                for ox in hi..<W { r[ox] = 0 }
+            }
+        }
+        if yHi < oH { out.advanced(by: yHi * W).update(repeating: 0, count: (oH - yHi) * W) }
+    }
+
     /// dx (C, H, W) of one sample, channels of `group`, += scatter of dcol (C/G·kh·kw, oH·oW):
-    /// the adjoint of `im2col`. Accumulates; callers zero dx first.
+    /// the adjoint of `im2col`. Accumulates; callers zero dx first. dcol is scratch: entries
+    /// whose tap falls on the padding may be overwritten with 0.
     public static func col2im(
-        _ g: ConvGeometry, columns dcol: UnsafePointer<Float>, group: Int, into dx: UnsafeMutablePointer<Float>
+        _ g: ConvGeometry, columns dcol: UnsafeMutablePointer<Float>, group: Int, into dx: UnsafeMutablePointer<Float>
     ) {
         let cg = g.inChannels / g.groups
         let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
+        let shifted = g.strideH == 1 && g.strideW == 1 && oW == W
         var row = 0
         for ci in 0..<cg {
             let plane = dx + (group * cg + ci) * H * W
@@ -140,6 +180,26 @@ public enum Conv2D {
                     let src = dcol + row * oH * oW
                     let offY = ky * g.dilationH - g.padTop
                     let offX = kx * g.dilationW - g.padLeft
+                    if shifted {
+                        // Adjoint of `im2colShifted`: zero the taps on the padding columns, then
+                        // one contiguous accumulate (adding those zeros changes nothing).
+                        let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
+                        let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
+                        if yHi > yLo, hi > lo {
+                            if lo > 0 || hi < W {
+                                for oy in yLo..<yHi {
+                                    let r = src + oy * W
+                                    for ox in 0..<lo { r[ox] = 0 }
+                                    for ox in hi..<W { r[ox] = 0 }
+                                }
+                            }
+                            let first = yLo * W + lo, end = (yHi - 1) * W + hi
+                            let d = plane + (first + offY * W + offX), s = src + first
+                            for k in 0..<(end - first) { d[k] += s[k] }
+                        }
+                        row += 1
+                        continue
+                    }
                     for oy in 0..<oH {
                         let iy = oy * g.strideH + offY
                         if iy < 0 || iy >= H { continue }

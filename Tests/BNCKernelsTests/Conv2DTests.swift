@@ -23,6 +23,8 @@ struct Conv2DTests {
         Case(n: 3, c: 4, m: 4, kh: 1, kw: 1, groups: 2, bias: false),  // grouped pointwise
         Case(n: 1, c: 16, h: 14, w: 14, m: 32, pads: (1, 1, 1, 1)),  // batch 1, split product
         Case(n: 5, c: 1, h: 5, w: 5, m: 3, kh: 5, kw: 5),  // kernel covers input
+        Case(n: 2, c: 2, h: 5, w: 6, m: 3, kh: 2, kw: 3, pads: (0, 2, 1, 0)),  // stride 1, oW == W, lopsided shifts
+        Case(n: 2, c: 1, h: 3, w: 4, m: 2, kh: 3, kw: 3, pads: (3, 1, 1, 1)),  // stride 1, oW == W, whole rows padded
     ]
 
     func geometry(_ t: Case) throws -> ConvGeometry {
