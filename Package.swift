@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "BNCData", dependencies: ["CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
         .target(name: "BNCRuntime", dependencies: ["BNCKernels", "BNCGraph"]),
-        .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime"]),
+        .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData"]),
         .target(
             name: "BNCCLI",
             dependencies: [
@@ -65,8 +65,8 @@ let package = Package(
         .testTarget(name: "BNCKernelsTests", dependencies: ["BNCKernels"]),
         .testTarget(name: "BNCDataTests", dependencies: ["BNCData"]),
         .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData"]),
-        .testTarget(name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels"]),
-        .testTarget(name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph"]),
+        .testTarget(name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData"]),
+        .testTarget(name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData"]),
         .testTarget(
             name: "BNCCLITests",
             dependencies: ["BNCCLI", "BNCModelFile", "BNCGraph", "BNCData"]),

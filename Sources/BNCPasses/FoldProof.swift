@@ -1,3 +1,4 @@
+import BNCData
 import BNCGraph
 import BNCRuntime
 
@@ -67,11 +68,11 @@ public struct FoldProof: Equatable, Sendable {
             throw ModelError(.unsupportedModel, place: "probe images",
                              problem: "\(images.count) values are not a whole number of \(n)-value inputs")
         }
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var probes = images
         probes.reserveCapacity(images.count + randomProbes * n)
         for _ in 0..<(randomProbes * n) {
-            probes.append(randomRange.lowerBound + (randomRange.upperBound - randomRange.lowerBound) * rng.unit())
+            probes.append(randomRange.lowerBound + (randomRange.upperBound - randomRange.lowerBound) * rng.nextUniformFloat())
         }
         let count = probes.count / max(1, n)
         // Every graph output is compared; the argmax is taken on the first.
@@ -104,19 +105,4 @@ public struct FoldProof: Equatable, Sendable {
         for j in 1..<max(1, k) where y[start + j] > y[start + best] { best = j }
         return best
     }
-}
-
-/// SplitMix64, for seeded probe inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1) with 24 random bits.
-    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

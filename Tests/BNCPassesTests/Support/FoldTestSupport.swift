@@ -1,20 +1,11 @@
+import BNCData
 import BNCGraph
 import Testing
 
 @testable import BNCPasses
 
-/// SplitMix64: a fixed-seed generator so every test sees the same numbers.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The project's seeded generator (BNCData): fixed seeds, same numbers on every platform.
+typealias SeededRNG = SeededGenerator
 
 /// Builds small graphs with random weights and trained-looking BN statistics
 /// (nonzero means, non-unit variances, γ of both signs).

@@ -1,19 +1,13 @@
+import BNCData
 import BNCGraph
 import Testing
 
 @testable import BNCRuntime
 
-/// SplitMix64 with a fixed seed.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The project's seeded generator (BNCData): fixed seeds, same numbers on every platform.
+typealias SeededRNG = SeededGenerator
+
+extension SeededGenerator {
     mutating func floats(_ n: Int, _ range: ClosedRange<Float> = -1...1) -> [Float] {
         (0..<n).map { _ in Float.random(in: range, using: &self) }
     }
