@@ -95,6 +95,7 @@ struct InferSetup {
     init(modelPath: String, imagesPath: String, maxBatch: Int) throws {
         model = try ModelFile.load(path: modelPath)
         do {
+            try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
             executor = try Executor(graph: model.graph, maxBatch: maxBatch)
         } catch {
             throw error.inFile(modelPath)
