@@ -121,6 +121,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from the checkpoint of an interrupted run with the same options.")
     var resume = false
 
+    @Flag(help: "Train twice from the same weights, without and with BN, and write both models and a report (<output>.compare.html, SVGs, JSON); see bnc report.")
+    var compare = false
+
     /// Testing aid: stop (as if killed) after this many epochs, leaving the checkpoint.
     @Option(help: .hidden)
     var stopAfter: Int?
@@ -180,6 +183,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--momentum applies to SGD; add --optimizer sgd or remove --momentum.")
         }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1.") }
+        if compare { try validateCompare() }
         do {
             let specs = try layers()
             let outputs: Int? = specs.reversed().lazy.compactMap { spec -> Int? in
@@ -216,6 +220,7 @@ struct Train: ParsableCommand {
     // MARK: Run
 
     func run() throws {
+        if compare { return try runCompare() }
         let sets = try loadData()
         let specs = try layers()
         let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,

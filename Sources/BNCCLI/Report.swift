@@ -1,0 +1,73 @@
+import ArgumentParser
+import BNCModelFile
+import BNCReport
+import Foundation
+
+extension ReportError: BadInput {}
+
+/// `bnc report`: draws the report of recorded metrics again, without training.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Draw the report (an HTML page with SVG charts) of recorded training metrics, without training.",
+        discussion: """
+            Reads the metrics file bnc train --compare writes (<model>.compare.json) and writes \
+            <name>.html with the figures inline, plus each figure as <name>-<figure>.svg: training \
+            loss, validation accuracy or MSE, histograms of the values entering each activation, \
+            and the mean value entering the first units of one activation over time. The page \
+            needs no network access.
+
+            It also reads the output of bnc train --json (one JSON object per line): one run, \
+            drawn from its per-epoch figures (no per-step loss or activation records).
+            """)
+
+    @Argument(help: ArgumentHelp("Metrics: a .compare.json file or saved bnc train --json output.", valueName: "metrics"))
+    var metrics: String
+
+    @Option(name: [.short, .customLong("output")],
+            help: ArgumentHelp("HTML file to write (default: the metrics file's name with .html); the SVGs go beside it.", valueName: "path"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Activation whose first units' means are drawn over time (default: the second one).", valueName: "name"))
+    var unitLayer: String?
+
+    func run() throws {
+        let m = try MetricsFile.read(path: metrics)
+        if let unitLayer, ComparisonReport(m, unitLayer: unitLayer).chosenUnitLayer == nil {
+            let names = ComparisonReport(m).activationColumns
+            throw ReportError(file: metrics, place: "--unit-layer",
+                              problem: "'\(unitLayer)' has no recorded unit means" + (names.isEmpty ? "" : "; recorded: " + names.joined(separator: ", ")))
+        }
+        let base = output.map { ReportCommand.stripExtension($0, ".html") } ?? ReportCommand.stripExtension(metrics, nil)
+        let written = try ReportCommand.writeReport(m, base: base, source: metrics, unitLayer: unitLayer)
+        print("report → \(written[0]) (figures: \(written.dropFirst().joined(separator: ", ")))")
+    }
+
+    /// `path` without `ext` (or without its last extension when `ext` is nil).
+    static func stripExtension(_ path: String, _ ext: String?) -> String {
+        if let ext { return path.hasSuffix(ext) ? String(path.dropLast(ext.count)) : path }
+        let name = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return path }
+        return String(path.dropLast(name.distance(from: dot, to: name.endIndex)))
+    }
+
+    /// Writes `<base>.html` and `<base>-<figure>.svg` (atomically); returns the paths, HTML first.
+    static func writeReport(_ metrics: ComparisonMetrics, base: String, source: String?, unitLayer: String?) throws -> [String] {
+        let report = ComparisonReport(metrics, unitLayer: unitLayer)
+        var links: [String: String] = [:]
+        var written: [String] = []
+        for figure in report.figures {
+            let path = "\(base)-\(figure.id).svg"
+            try AtomicFile.write(Array(figure.svg.render().utf8), to: path)
+            links[figure.id] = fileName(path)
+            written.append(path)
+        }
+        let html = report.html(svgFiles: links, source: source.map(fileName))
+        try AtomicFile.write(Array(html.utf8), to: base + ".html")
+        return [base + ".html"] + written
+    }
+
+    static func fileName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+}
