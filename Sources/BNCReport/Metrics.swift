@@ -24,6 +24,15 @@ public struct ComparisonMetrics: Codable, Equatable, Sendable {
 /// What the network learns.
 public enum TaskKind: String, Codable, Sendable {
     case classification, regression
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let raw = try container.decode(String.self)
+        guard let kind = TaskKind(rawValue: raw) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "is '\(raw)'; expected classification or regression")
+        }
+        self = kind
+    }
 }
 
 /// The settings shared by the runs (nil when unknown, e.g. from `bnc train --json` lines).

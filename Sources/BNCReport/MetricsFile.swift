@@ -57,7 +57,7 @@ public enum MetricsFile {
         do {
             metrics = try JSONDecoder().decode(ComparisonMetrics.self, from: Data(bytes))
         } catch let error as DecodingError {
-            let (place, problem) = describe(error)
+            let (place, problem) = describe(error, bytes: bytes)
             throw ReportError(file: path, place: place, problem: problem)
         } catch {
             throw ReportError(file: path, place: "", problem: "is not valid JSON (\(error))")
@@ -159,8 +159,8 @@ public enum MetricsFile {
 
     // MARK: Decoding errors
 
-    /// Place and problem for a JSON decoding error.
-    static func describe(_ error: DecodingError) -> (String, String) {
+    /// Place and problem for a JSON decoding error of `bytes`.
+    static func describe(_ error: DecodingError, bytes: [UInt8]) -> (String, String) {
         switch error {
         case .typeMismatch(let type, let c):
             return (path(c.codingPath), "expected \(kind(type))")
@@ -169,10 +169,7 @@ public enum MetricsFile {
         case .keyNotFound(let key, let c):
             return (path(c.codingPath + [key]), "is missing")
         case .dataCorrupted(let c):
-            if c.codingPath.isEmpty {
-                let detail = c.underlyingError.map { "\($0)" } ?? c.debugDescription
-                return (jsonPlace(detail), "is not valid JSON: " + jsonProblem(detail))
-            }
+            if c.codingPath.isEmpty { return syntaxError(bytes) }
             return (path(c.codingPath), c.debugDescription)
         @unknown default:
             return ("", "\(error)")
@@ -192,22 +189,33 @@ public enum MetricsFile {
         return out.isEmpty ? "top level" : out
     }
 
-    /// "line L, column C" out of a JSON parser message ("… around line 3, column 5.").
-    static func jsonPlace(_ message: String) -> String {
-        guard let r = message.range(of: "line ") else { return "" }
-        var tail = message[r.lowerBound...]
-        if let end = tail.firstIndex(where: { $0 == "." || $0 == "\"" || $0 == ")" }) { tail = tail[..<end] }
-        return String(tail)
-    }
-
-    /// The parser message without its place and Foundation wrapping.
-    static func jsonProblem(_ message: String) -> String {
-        var m = message
-        if let r = m.range(of: "NSDebugDescription=") { m = String(m[r.upperBound...]) }
-        if let r = m.range(of: " around line") { m = String(m[..<r.lowerBound]) }
-        if let r = m.range(of: " at line") { m = String(m[..<r.lowerBound]) }
-        m = m.trimmingCharacters(in: CharacterSet(charactersIn: " .})\""))
-        return m.isEmpty ? "syntax error" : m.prefix(1).lowercased() + m.dropFirst()
+    /// Where and why `bytes` are not JSON. JSONDecoder says only "not valid JSON" on Linux;
+    /// JSONSerialization names a character offset ("Invalid value around character 8.") or
+    /// the end of the file, which becomes "line L, column C".
+    static func syntaxError(_ bytes: [UInt8]) -> (String, String) {
+        var message = "syntax error"
+        var offset = bytes.count
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        } catch {
+            message = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? message
+            if let r = message.range(of: " around character ") {
+                offset = min(bytes.count, Int(message[r.upperBound...].prefix { $0.isNumber }) ?? bytes.count)
+                message = String(message[..<r.lowerBound])
+            }
+        }
+        var line = 1, column = 1
+        for b in bytes[0..<offset] {
+            if b == 10 {
+                line += 1
+                column = 1
+            } else if b & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        let problem = message.trimmingCharacters(in: CharacterSet(charactersIn: " ."))
+        let text = problem.isEmpty ? "syntax error" : problem.prefix(1).lowercased() + problem.dropFirst()
+        return ("line \(line), column \(column)", "is not valid JSON: " + text)
     }
 
     static func kind(_ type: Any.Type) -> String {
@@ -273,8 +281,9 @@ public enum MetricsFile {
             do {
                 entry = try decoder.decode(TrainLine.self, from: Data(line.utf8))
             } catch let error as DecodingError {
-                let (p, problem) = describe(error)
-                throw ReportError(file: path, place: p == "top level" || p.hasPrefix("line") ? place : "\(place): \(p)",
+                let (p, problem) = describe(error, bytes: Array(line.utf8))
+                let at = p.hasPrefix("line 1, ") ? place + p.dropFirst(6) : p == "top level" ? place : "\(place): \(p)"
+                throw ReportError(file: path, place: at,
                                   problem: problem + " (expected one JSON object per line, as bnc train --json prints)")
             } catch {
                 throw ReportError(file: path, place: place, problem: "is not a JSON object")

@@ -112,7 +112,8 @@ public struct ComparisonReport: Sendable {
         var notes: [String] = []
         for run in metrics.runs {
             if let i = run.stepLoss.firstIndex(where: { $0 == nil }) {
-                notes.append(" The loss of the run \(run.label) is not finite from step \(i + 1) on (training diverged); the line stops there.")
+                let n = run.stepLoss.filter { $0 == nil }.count
+                notes.append(" The loss of the run \(run.label) is not finite at \(n) step\(n == 1 ? "" : "s"), the first at step \(i + 1) (it diverged); the line has gaps there.")
             }
         }
         return notes.joined()
@@ -219,7 +220,7 @@ public struct ComparisonReport: Sendable {
                 let y = blockTitle + header + Double(r) * (panelHeight + rowGap)
                 let color = ComparisonReport.color(run)
                 block.append(.text(run.label, x: 12, y: y + panelHeight / 2 - 2, cssClass: "row-label", fill: color))
-                let inputs = run.batchNorm == true ? "input γx̂ + β" : run.batchNorm == false ? "input x·Wᵀ + b" : ""
+                let inputs = run.batchNorm == true ? "input γx̂ + β" : run.batchNorm == false ? "input Wx + b" : ""
                 if !inputs.isEmpty { block.append(.text(inputs, x: 12, y: y + panelHeight / 2 + 15, cssClass: "note")) }
                 guard let snapshot = run.snapshots.first(where: { $0.step == step }) else { continue }
                 for (c, name) in columns.enumerated() {
