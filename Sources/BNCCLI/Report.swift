@@ -31,6 +31,9 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Activation whose first units' means are drawn over time (default: the second one).", valueName: "name"))
     var unitLayer: String?
 
+    @Option(help: ArgumentHelp("Histogram snapshots to draw: recorded steps, comma-separated, 'last' for the last (default: all).", valueName: "list"))
+    var steps: String?
+
     func run() throws {
         let m = try MetricsFile.read(path: metrics)
         if let unitLayer, ComparisonReport(m, unitLayer: unitLayer).chosenUnitLayer == nil {
@@ -39,7 +42,8 @@ struct ReportCommand: ParsableCommand {
                               problem: "'\(unitLayer)' has no recorded unit means" + (names.isEmpty ? "" : "; recorded: " + names.joined(separator: ", ")))
         }
         let base = output.map { ReportCommand.stripExtension($0, ".html") } ?? ReportCommand.stripExtension(metrics, nil)
-        let written = try ReportCommand.writeReport(m, base: base, source: metrics, unitLayer: unitLayer)
+        let snapshots = try steps.map { try ReportCommand.snapshotSteps($0, in: m, file: metrics) }
+        let written = try ReportCommand.writeReport(m, base: base, source: metrics, unitLayer: unitLayer, snapshotSteps: snapshots)
         print("report → \(written[0]) (figures: \(written.dropFirst().joined(separator: ", ")))")
     }
 
@@ -51,9 +55,27 @@ struct ReportCommand: ParsableCommand {
         return String(path.dropLast(name.distance(from: dot, to: name.endIndex)))
     }
 
+    /// The steps of `--steps` ("0,last"), each one a recorded snapshot.
+    static func snapshotSteps(_ list: String, in m: ComparisonMetrics, file: String) throws(ReportError) -> [Int] {
+        let recorded = Array(Set(m.runs.flatMap { $0.snapshots.map(\.step) })).sorted()
+        var out: [Int] = []
+        for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            let step = item == "last" ? recorded.last : Int(item)
+            guard let step, recorded.contains(step) else {
+                throw ReportError(file: file, place: "--steps", problem: "'\(item)' is not a recorded step; recorded: "
+                                  + (recorded.isEmpty ? "none" : recorded.map(String.init).joined(separator: ", ")))
+            }
+            out.append(step)
+        }
+        return out
+    }
+
     /// Writes `<base>.html` and `<base>-<figure>.svg` (atomically); returns the paths, HTML first.
-    static func writeReport(_ metrics: ComparisonMetrics, base: String, source: String?, unitLayer: String?) throws -> [String] {
-        let report = ComparisonReport(metrics, unitLayer: unitLayer)
+    static func writeReport(
+        _ metrics: ComparisonMetrics, base: String, source: String?, unitLayer: String?, snapshotSteps: [Int]? = nil
+    ) throws -> [String] {
+        var report = ComparisonReport(metrics, unitLayer: unitLayer)
+        report.snapshotSteps = snapshotSteps
         var links: [String: String] = [:]
         var written: [String] = []
         for figure in report.figures {

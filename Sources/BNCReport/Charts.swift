@@ -346,12 +346,18 @@ public struct HistogramPanel: Sendable {
         var children: [SVGElement] = [.rect(x: 0, y: 0, width: width, height: height, cssClass: "panel")]
         let bins = histogram.counts.count
         let binWidth = width / Double(max(bins, 1))
-        var bars: [SVGElement] = []
-        for (i, c) in histogram.counts.enumerated() where c > 0 {
-            let top = f.yScale.pixel(Double(c))
-            bars.append(.rect(x: Double(i) * binWidth, y: top, width: binWidth, height: height - top))
+        // The bars as one outline: up to each bin's height (V, skipped when unchanged), across
+        // the bin (H, one per bin), back down at the end.
+        var d = "M0 " + SVGNumber.format(height)
+        var level = height
+        for (i, c) in histogram.counts.enumerated() {
+            let top = c > 0 ? f.yScale.pixel(Double(c)) : height
+            if SVGNumber.format(top) != SVGNumber.format(level) { d += "V" + SVGNumber.format(top) }
+            level = top
+            d += "H" + SVGNumber.format(Double(i + 1) * binWidth)
         }
-        children.append(SVGElement("g", [("class", "bars"), ("fill", color)], children: bars))
+        d += "V" + SVGNumber.format(height) + "Z"
+        children.append(SVGElement("path", [("class", "bars"), ("fill", color), ("d", d)]))
         if histogram.min < 0 && histogram.max > 0 {
             let z = f.xScale.pixel(0)
             children.append(.line(x1: z, y1: 0, x2: z, y2: height, cssClass: "zero"))

@@ -24,6 +24,8 @@ public struct ComparisonReport: Sendable {
     public var maxLinePoints = 240
     /// Figure width in pixels.
     public var width = 1000.0
+    /// Histogram snapshots to draw (steps); nil for all recorded.
+    public var snapshotSteps: [Int]?
 
     public init(_ metrics: ComparisonMetrics, unitLayer: String? = nil) {
         self.metrics = metrics
@@ -198,7 +200,8 @@ public struct ComparisonReport: Sendable {
         guard !runs.isEmpty else { return nil }
         let columns = activationColumns
         guard !columns.isEmpty else { return nil }
-        let steps = Array(Set(runs.flatMap { $0.snapshots.map(\.step) })).sorted()
+        let steps = Array(Set(runs.flatMap { $0.snapshots.map(\.step) })).sorted().filter { snapshotSteps?.contains($0) ?? true }
+        guard !steps.isEmpty else { return nil }
         let labelWidth = 118.0, gap = 16.0
         let panelWidth = min(240, max(96, ((width - labelWidth - 10) / Double(columns.count)) - gap))
         let panelHeight = 96.0, rowGap = 30.0, blockTitle = 34.0, header = 20.0

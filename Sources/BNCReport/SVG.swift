@@ -210,6 +210,7 @@ public enum SVGNumber {
 /// XML/HTML escaping.
 public enum XML {
     public static func escape(_ s: String, attribute: Bool) -> String {
+        guard s.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || (attribute && $0 == 0x22) }) else { return s }
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s.unicodeScalars {

@@ -149,15 +149,25 @@ struct ReportStructureTests {
             let s = try scales(panel)
             let frame = try #require(panel.children.first { $0.name == "rect" && $0.hasClass("panel") })
             let width = try #require(frame.number("width")), height = try #require(frame.number("height"))
-            let bars = try #require(panel.children.first { $0.hasClass("bars") }).children
-            let nonZero = h.counts.enumerated().filter { $0.element > 0 }
-            #expect(bars.count == nonZero.count)
+            // The outline "M0 h V… H… … V h Z": one H per bin, at that bin's height.
+            let outline = try #require(panel.children.first { $0.hasClass("bars") }?["d"])
+            var level = height, levels: [Double] = [], ends: [Double] = []
+            for command in ReportStructureTests.pathCommands(outline) {
+                switch command.letter {
+                case "V": level = command.value
+                case "H":
+                    levels.append(level)
+                    ends.append(command.value)
+                default: break
+                }
+            }
+            #expect(outline.hasPrefix("M0 \(SVGNumber.format(height))") && outline.hasSuffix("V\(SVGNumber.format(height))Z"))
+            #expect(levels.count == h.counts.count)
             let binWidth = width / Double(h.counts.count)
-            for (bar, (bin, count)) in zip(bars, nonZero) {
-                let x = try #require(bar.number("x")), y = try #require(bar.number("y")), barHeight = try #require(bar.number("height"))
-                #expect(abs(x - Double(bin) * binWidth) <= Self.pixelTolerance)
-                #expect(abs(y - s.y.pixel(Double(count))) <= Self.pixelTolerance)
-                #expect(abs(y + barHeight - height) <= 2 * Self.pixelTolerance)  // standing on the baseline
+            for (bin, count) in h.counts.enumerated() {
+                #expect(abs(ends[bin] - Double(bin + 1) * binWidth) <= Self.pixelTolerance)
+                let expected = count > 0 ? s.y.pixel(Double(count)) : height
+                #expect(abs(levels[bin] - expected) <= Self.pixelTolerance, "bin \(bin): \(levels[bin]) vs \(expected)")
             }
             // The fullest bin reaches the top of the bar area.
             #expect(s.y.hi == Double(h.counts.max()!))
@@ -169,6 +179,22 @@ struct ReportStructureTests {
                 #expect(notes.contains(ComparisonReport.percent(d.saturated!) + " |x|>2"))
             }
         }
+    }
+
+    /// (letter, first number) of each command of a path like "M0 96V50H2.8Z".
+    static func pathCommands(_ d: String) -> [(letter: Character, value: Double)] {
+        var out: [(Character, Double)] = []
+        var letter: Character?, number = ""
+        for c in d + "Z" {
+            if c.isLetter {
+                if let l = letter { out.append((l, Double(number.split(separator: " ").first.map(String.init) ?? "") ?? .nan)) }
+                letter = c
+                number = ""
+            } else {
+                number.append(c)
+            }
+        }
+        return out
     }
 
     @Test func unitMeansAreDrawnPerUnitForEachRun() throws {

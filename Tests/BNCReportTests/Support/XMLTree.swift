@@ -32,7 +32,7 @@ struct XMLParseError: Error, CustomStringConvertible {
 
 enum XMLTree {
     static func parse(_ text: String) throws -> XMLNode {
-        var p = Parser(chars: Array(text.unicodeScalars))
+        var p = Parser(bytes: Array(text.utf8))
         p.skipSpace()
         if p.starts(with: "<?") {
             guard let end = p.find("?>") else { throw XMLParseError(offset: p.i, problem: "unterminated declaration") }
@@ -41,47 +41,61 @@ enum XMLTree {
         p.skipSpace()
         let root = try p.element()
         p.skipSpace()
-        guard p.i == p.chars.count else { throw XMLParseError(offset: p.i, problem: "content after the root element") }
+        guard p.i == p.bytes.count else { throw XMLParseError(offset: p.i, problem: "content after the root element") }
         return root
     }
 
+    /// Works on UTF-8 bytes: every markup character is ASCII, so multi-byte characters only
+    /// ever appear inside names' neighbours, text and attribute values, copied whole.
     private struct Parser {
-        var chars: [Unicode.Scalar]
+        var bytes: [UInt8]
         var i = 0
 
-        func starts(with s: String) -> Bool {
-            let u = Array(s.unicodeScalars)
-            return i + u.count <= chars.count && Array(chars[i..<(i + u.count)]) == u
+        func starts(with s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard i + n <= bytes.count else { return false }
+            let p = s.utf8Start
+            for k in 0..<n where bytes[i + k] != p[k] { return false }
+            return true
         }
 
-        func find(_ s: String) -> Int? {
-            let u = Array(s.unicodeScalars)
-            var j = i
-            while j + u.count <= chars.count {
-                if Array(chars[j..<(j + u.count)]) == u { return j }
-                j += 1
+        func find(_ s: StaticString) -> Int? {
+            var copy = self
+            while copy.i < bytes.count {
+                if copy.starts(with: s) { return copy.i }
+                copy.i += 1
             }
             return nil
         }
 
         mutating func skipSpace() {
-            while i < chars.count, chars[i].properties.isWhitespace { i += 1 }
+            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x09 || bytes[i] == 0x0D { i += 1 }
         }
+
+        func string(_ from: Int, _ to: Int) -> String { String(decoding: bytes[from..<to], as: UTF8.self) }
 
         mutating func name() throws -> String {
             let start = i
-            while i < chars.count, chars[i].properties.isAlphabetic || chars[i] == "-" || chars[i] == ":" || chars[i] == "_"
-                || ("0"..."9").contains(chars[i]) { i += 1 }
+            while i < bytes.count {
+                let b = bytes[i]
+                let ok = (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39)
+                    || b == 0x2D || b == 0x3A || b == 0x5F
+                guard ok else { break }
+                i += 1
+            }
             guard i > start else { throw XMLParseError(offset: i, problem: "expected a name") }
-            return String(String.UnicodeScalarView(chars[start..<i]))
+            return string(start, i)
         }
 
-        mutating func expect(_ c: Unicode.Scalar) throws {
-            guard i < chars.count, chars[i] == c else { throw XMLParseError(offset: i, problem: "expected '\(c)'") }
+        mutating func expect(_ c: UInt8) throws {
+            guard i < bytes.count, bytes[i] == c else {
+                throw XMLParseError(offset: i, problem: "expected '\(Character(Unicode.Scalar(c)))'")
+            }
             i += 1
         }
 
         static func decode(_ s: String) throws -> String {
+            guard s.contains("&") else { return s }
             var out = "", rest = Substring(s)
             while let amp = rest.firstIndex(of: "&") {
                 out += rest[..<amp]
@@ -100,7 +114,7 @@ enum XMLTree {
         }
 
         mutating func element() throws -> XMLNode {
-            try expect("<")
+            try expect(0x3C)  // <
             let tag = try name()
             var attributes: [String: String] = [:]
             while true {
@@ -114,34 +128,35 @@ enum XMLTree {
                     break
                 }
                 let key = try name()
-                try expect("=")
-                try expect("\"")
+                try expect(0x3D)  // =
+                try expect(0x22)  // "
                 let start = i
-                while i < chars.count, chars[i] != "\"" {
-                    guard chars[i] != "<" else { throw XMLParseError(offset: i, problem: "'<' in an attribute") }
+                while i < bytes.count, bytes[i] != 0x22 {
+                    guard bytes[i] != 0x3C else { throw XMLParseError(offset: i, problem: "'<' in an attribute") }
                     i += 1
                 }
-                let raw = String(String.UnicodeScalarView(chars[start..<i]))
-                try expect("\"")
+                let raw = string(start, i)
+                try expect(0x22)
                 guard attributes[key] == nil else { throw XMLParseError(offset: i, problem: "duplicate attribute \(key)") }
                 attributes[key] = try Parser.decode(raw)
             }
             var children: [XMLNode] = []
             var text = ""
             while true {
-                guard i < chars.count else { throw XMLParseError(offset: i, problem: "<\(tag)> is not closed") }
+                guard i < bytes.count else { throw XMLParseError(offset: i, problem: "<\(tag)> is not closed") }
                 if starts(with: "</") {
                     i += 2
                     let closing = try name()
                     guard closing == tag else { throw XMLParseError(offset: i, problem: "</\(closing)> closes <\(tag)>") }
-                    try expect(">")
+                    try expect(0x3E)
                     return XMLNode(name: tag, attributes: attributes, children: children, text: try Parser.decode(text))
                 }
-                if chars[i] == "<" {
+                if bytes[i] == 0x3C {
                     children.append(try element())
                 } else {
-                    text.unicodeScalars.append(chars[i])
-                    i += 1
+                    let start = i
+                    while i < bytes.count, bytes[i] != 0x3C { i += 1 }
+                    text += string(start, i)
                 }
             }
         }
