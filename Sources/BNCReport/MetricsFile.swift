@@ -254,6 +254,8 @@ public enum MetricsFile {
 
     private struct TrainLine: Decodable {
         var event: String
+        /// Which network (`bnc train --compare --json`); absent for a single run.
+        var run: String?
         var epoch: Int?
         var epochs: Int?
         var train_loss: Double?
@@ -265,14 +267,22 @@ public enum MetricsFile {
         var output: String?
     }
 
-    /// One run from `bnc train --json` lines: per-epoch losses and accuracy, the test result.
+    /// The runs of `bnc train --json` lines (one run, or the two of `--compare --json`,
+    /// told apart by their "run" field): per-epoch losses and accuracy, the test result.
     static func decodeTrainLines(_ text: String, path: String) throws(ReportError) -> ComparisonMetrics {
-        var epochs: [EpochMetrics] = []
-        var test: TestMetrics?
+        var runs: [RunMetrics] = []
         var total: Int?
-        var output: String?
         var classification = false
         let decoder = JSONDecoder()
+        func index(_ label: String?, at place: String) throws(ReportError) -> Int {
+            let name = label ?? "bnc train"
+            if let i = runs.firstIndex(where: { $0.label == name }) { return i }
+            guard runs.count < 2 else {
+                throw ReportError(file: path, place: "\(place).run", problem: "'\(name)' is a third run; a report shows 1 or 2")
+            }
+            runs.append(RunMetrics(label: name, batchNorm: name == "with BN" ? true : name == "without BN" ? false : nil))
+            return runs.count - 1
+        }
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
@@ -290,9 +300,10 @@ public enum MetricsFile {
             }
             switch entry.event {
             case "epoch":
-                guard let n = entry.epoch, n > (epochs.last?.epoch ?? 0) else {
-                    throw ReportError(file: path, place: "\(place).epoch",
-                                      problem: "missing or not after the previous epoch (\(epochs.last?.epoch ?? 0))")
+                let r = try index(entry.run, at: place)
+                let last = runs[r].epochs.last?.epoch ?? 0
+                guard let n = entry.epoch, n > last else {
+                    throw ReportError(file: path, place: "\(place).epoch", problem: "missing or not after the previous epoch (\(last))")
                 }
                 if let a = entry.val_accuracy {
                     guard (0...1).contains(a) else {
@@ -301,26 +312,24 @@ public enum MetricsFile {
                     classification = true
                 }
                 total = entry.epochs ?? total
-                epochs.append(EpochMetrics(epoch: n, trainLoss: entry.train_loss, validationLoss: entry.val_loss,
-                                           validationAccuracy: entry.val_accuracy, seconds: entry.seconds))
+                runs[r].epochs.append(EpochMetrics(epoch: n, trainLoss: entry.train_loss, validationLoss: entry.val_loss,
+                                                   validationAccuracy: entry.val_accuracy, seconds: entry.seconds))
             case "test":
-                test = TestMetrics(loss: entry.loss, accuracy: entry.accuracy)
+                let r = try index(entry.run, at: place)
+                runs[r].test = TestMetrics(loss: entry.loss, accuracy: entry.accuracy)
                 if entry.accuracy != nil { classification = true }
-                output = entry.output ?? output
+                runs[r].model = entry.output ?? runs[r].model
             default:
                 continue
             }
         }
-        guard !epochs.isEmpty else {
+        guard runs.contains(where: { !$0.epochs.isEmpty }) else {
             throw ReportError(file: path, place: "", problem: "has no \"epoch\" lines (expected bnc train --json output)")
         }
         var settings = RunSettings(task: classification ? .classification : .regression)
         settings.epochs = total
         settings.command = "bnc train --json (lines from \(path))"
-        var run = RunMetrics(label: output.map { "bnc train → \($0)" } ?? "bnc train", batchNorm: nil)
-        run.epochs = epochs
-        run.test = test
-        run.model = output
-        return ComparisonMetrics(settings: settings, runs: [run])
+        if runs.count == 1, let model = runs[0].model { runs[0].label = "bnc train → \(model)" }
+        return ComparisonMetrics(settings: settings, runs: runs)
     }
 }

@@ -142,6 +142,19 @@ struct MetricsFileTests {
         #expect(run.test == TestMetrics(loss: 0.55, accuracy: 0.79))
         #expect(run.model == "m.pb" && run.stepLoss.isEmpty && run.snapshots.isEmpty)
 
+        // --compare --json: the "run" field tells the networks apart.
+        let compare = """
+            {"event":"epoch","run":"without BN","epoch":1,"epochs":1,"train_loss":900,"val_loss":800}
+            {"event":"test","run":"without BN","loss":800,"output":"m.no-bn.pb"}
+            {"event":"epoch","run":"with BN","epoch":1,"epochs":1,"train_loss":200,"val_loss":150}
+            {"event":"test","run":"with BN","loss":150,"output":"m.pb"}
+            {"event":"report","metrics":"m.compare.json"}
+            """
+        let two = try MetricsFile.decode(Array(compare.utf8), path: "c.log")
+        #expect(two.runs.map(\.label) == ["without BN", "with BN"] && two.runs.map(\.batchNorm) == [false, true])
+        #expect(two.runs.map { $0.test?.loss } == [800, 150] && two.runs.map(\.model) == ["m.no-bn.pb", "m.pb"])
+        #expect(two.settings.task == .regression)
+
         let regression = try MetricsFile.decode(Array("{\"event\":\"epoch\",\"epoch\":1,\"train_loss\":300,\"val_loss\":200}\n".utf8), path: "r")
         #expect(regression.settings.task == .regression)
 
@@ -150,6 +163,8 @@ struct MetricsFileTests {
             ("{\"event\":\"epoch\",\"epoch\":1}\nnot json\n", "line 2, column 2", "not valid JSON"),  // "n" could start null
             ("{\"event\":\"epoch\",\"epoch\":\"one\"}\n", "line 1: epoch", "expected a whole number"),
             ("{\"event\":\"test\",\"loss\":1}\n", "", "has no \"epoch\" lines"),
+            ("{\"event\":\"epoch\",\"run\":\"a\",\"epoch\":1}\n{\"event\":\"epoch\",\"run\":\"b\",\"epoch\":1}\n{\"event\":\"epoch\",\"run\":\"c\",\"epoch\":1}\n",
+             "line 3.run", "'c' is a third run"),
         ]
         for (text, place, problem) in bad {
             let error = #expect(throws: ReportError.self) { try MetricsFile.decode(Array(text.utf8), path: "t.log") }
