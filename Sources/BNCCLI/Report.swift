@@ -17,8 +17,9 @@ struct ReportCommand: ParsableCommand {
             and the mean value entering the first units of one activation over time. The page \
             needs no network access.
 
-            It also reads the output of bnc train --json (one JSON object per line): one run, \
-            drawn from its per-epoch figures (no per-step loss or activation records).
+            It also reads saved bnc train --json output (one JSON object per line): one run, or \
+            the two of --compare --json, drawn from their per-epoch figures (the lines carry no \
+            per-step losses or activation records).
             """)
 
     @Argument(help: ArgumentHelp("Metrics: a .compare.json file or saved bnc train --json output.", valueName: "metrics"))

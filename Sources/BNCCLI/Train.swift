@@ -121,7 +121,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from the checkpoint of an interrupted run with the same options.")
     var resume = false
 
-    @Flag(help: "Train twice from the same weights, without and with BN, and write both models and a report (<output>.compare.html, SVGs, JSON); see bnc report.")
+    @Flag(help: "Train twice from the same weights and batches, without and with BN: writes both models (model.pb, model.no-bn.pb) and a report (model.compare.html, the figures as SVG, the metrics as model.compare.json); see bnc report.")
     var compare = false
 
     /// Testing aid: stop (as if killed) after this many epochs, leaving the checkpoint.
