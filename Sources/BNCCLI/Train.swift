@@ -142,6 +142,11 @@ struct Train: ParsableCommand {
     @Option(help: .hidden)
     var stopAfter: Int?
 
+    /// Benchmark (tools/bench): time N training steps layer by layer against the sgemm
+    /// ceiling instead of training; writes nothing.
+    @Option(help: .hidden)
+    var profileSteps: Int?
+
     // MARK: Resolved settings
 
     var isToy: Bool { dataset == .toy }
@@ -197,6 +202,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--momentum applies to SGD; add --optimizer sgd or remove --momentum.")
         }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1.") }
+        if let profileSteps, profileSteps < 1 { throw ValidationError("--profile-steps must be at least 1.") }
         do {
             let specs = try layers()
             let outputs: Int? = specs.reversed().lazy.compactMap { spec -> Int? in
@@ -240,6 +246,11 @@ struct Train: ParsableCommand {
         let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
                                       weightDecay: weightDecay, seed: seed)
         let trainer = try Trainer(network: network, options: options)
+        if let profileSteps {
+            let bench = StepBench(try trainer.profile(sets.train, steps: profileSteps))
+            print(json ? try CLIJSON.text(bench) : bench.text())
+            return
+        }
         if resume {
             guard FileManager.default.fileExists(atPath: checkpointPath) else {
                 throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
