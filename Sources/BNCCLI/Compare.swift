@@ -98,6 +98,7 @@ extension Train {
         settings.bnMomentum = Double("\(bnMomentum)")
         settings.bnEpsilon = Double("\(bnEpsilon)")
         settings.bnVariance = bnVariance.rawValue
+        settings.bnStatistics = bnStatistics.rawValue
         settings.trainExamples = sets.train.count
         settings.validationExamples = sets.validation.count
         settings.probeExamples = probe.examples.count
@@ -144,16 +145,33 @@ extension Train {
             let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
             let seconds = (ContinuousClock.now - start).seconds
             let val = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
+            let epochTest = testEveryEpoch ? try trainer.evaluate(sets.test) : nil
             progress.finish()
-            run.epochs.append(EpochMetrics(epoch: epoch, trainLoss: finite(trainLoss), validationLoss: val.flatMap { finite($0.loss) },
-                                           validationAccuracy: val?.accuracy, seconds: seconds))
-            printEpoch(label: label, epoch: epoch, trainLoss: trainLoss, validation: val, seconds: seconds)
+            var figures = EpochMetrics(epoch: epoch, trainLoss: finite(trainLoss), validationLoss: val.flatMap { finite($0.loss) },
+                                       validationAccuracy: val?.accuracy, seconds: seconds)
+            figures.testLoss = epochTest.flatMap { finite($0.loss) }
+            figures.testAccuracy = epochTest?.accuracy
+            run.epochs.append(figures)
+            printEpoch(label: label, epoch: epoch, trainLoss: trainLoss, validation: val, test: epochTest, seconds: seconds)
         }
         trainer.observer = nil
+        // As in Train.run (a plain run must write the same bytes): the inference statistics,
+        // exact population ones by default, then the test and the metadata.
+        var movingTest: Evaluation?
+        if bnStatistics == .population && network.hasBatchNorm {
+            movingTest = try trainer.evaluate(sets.test)
+            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch)
+        }
         let test = try trainer.evaluate(sets.test)
-        let model = ModelExport.model(network, metadata: metadata(network: network, sets: sets, test: test))
-        try ModelFile.save(model, to: modelPath)
+        var meta = metadata(network: network, sets: sets, test: test)
+        if network.hasBatchNorm {
+            meta.append((MetadataKey.bnStatistics,
+                         movingTest == nil ? "moving average" : Train.populationStatisticsText(examples: sets.train.count)))
+        }
+        try ModelFile.save(ModelExport.model(network, metadata: meta), to: modelPath)
         run.test = TestMetrics(loss: finite(test.loss), accuracy: test.accuracy)
+        run.test?.movingAverageLoss = movingTest.flatMap { finite($0.loss) }
+        run.test?.movingAverageAccuracy = movingTest?.accuracy
         run.model = modelPath
         run.stepLoss = recorder.stepLoss
         run.snapshots = recorder.snapshots
@@ -171,7 +189,7 @@ extension Train {
 
     private func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
 
-    private func printEpoch(label: String, epoch: Int, trainLoss: Double, validation: Evaluation?, seconds: Double) {
+    private func printEpoch(label: String, epoch: Int, trainLoss: Double, validation: Evaluation?, test: Evaluation?, seconds: Double) {
         if json {
             var fields: [(String, String)] = [
                 ("event", "\"epoch\""), ("run", jsonString(label)), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
@@ -181,6 +199,10 @@ extension Train {
                 fields.append(("val_loss", jsonNumber(validation.loss)))
                 if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
             }
+            if let test {
+                fields.append(("test_loss", jsonNumber(test.loss)))
+                if let a = test.accuracy { fields.append(("test_accuracy", jsonNumber(a))) }
+            }
             fields.append(("seconds", jsonNumber(seconds)))
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {
@@ -189,6 +211,10 @@ extension Train {
             if let validation {
                 line += String(format: "  val loss %.4g", validation.loss)
                 if let a = validation.accuracy { line += String(format: "  val accuracy %.2f%%", a * 100) }
+            }
+            if let test {
+                line += String(format: "  test loss %.4g", test.loss)
+                if let a = test.accuracy { line += String(format: "  test accuracy %.2f%%", a * 100) }
             }
             line += String(format: "  %.2f s", seconds)
             print(line)

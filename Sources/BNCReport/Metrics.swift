@@ -53,6 +53,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var bnMomentum: Double?
     public var bnEpsilon: Double?
     public var bnVariance: String?
+    /// The BN statistics saved for inference: "population" (exact, after training) or "moving".
+    public var bnStatistics: String?
     public var trainExamples: Int?
     public var validationExamples: Int?
     /// Examples run through the network to record the values entering the activations.
@@ -67,7 +69,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case task, dataset, arch, activation, initializer, optimizer, seed, epochs, probe, command
         case weightDecay = "weight_decay", batchSize = "batch_size", bnMomentum = "bn_momentum"
-        case bnEpsilon = "bn_epsilon", bnVariance = "bn_variance", trainExamples = "train_examples"
+        case bnEpsilon = "bn_epsilon", bnVariance = "bn_variance", bnStatistics = "bn_statistics"
+        case trainExamples = "train_examples"
         case validationExamples = "validation_examples", probeExamples = "probe_examples"
     }
 }
@@ -121,6 +124,9 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var validationLoss: Double?
     /// Fraction correct (classification only).
     public var validationAccuracy: Double?
+    /// Test-set figures after the epoch (`bnc train --test-every-epoch`).
+    public var testLoss: Double?
+    public var testAccuracy: Double?
     public var seconds: Double?
 
     public init(epoch: Int, trainLoss: Double?, validationLoss: Double?, validationAccuracy: Double?, seconds: Double?) {
@@ -134,16 +140,27 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epoch, seconds
         case trainLoss = "train_loss", validationLoss = "val_loss", validationAccuracy = "val_accuracy"
+        case testLoss = "test_loss", testAccuracy = "test_accuracy"
     }
 }
 
 /// The test-set evaluation after training.
 public struct TestMetrics: Codable, Equatable, Sendable {
+    /// With the BN statistics the model was saved with.
     public var loss: Double?
     public var accuracy: Double?
+    /// With BN's moving averages, when the model was saved with exact population statistics.
+    public var movingAverageLoss: Double?
+    public var movingAverageAccuracy: Double?
+
     public init(loss: Double?, accuracy: Double?) {
         self.loss = loss
         self.accuracy = accuracy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case loss, accuracy
+        case movingAverageLoss = "moving_average_loss", movingAverageAccuracy = "moving_average_accuracy"
     }
 }
 

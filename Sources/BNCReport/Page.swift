@@ -106,6 +106,11 @@ extension ComparisonReport {
             }
             row("validation loss, last epoch") { ComparisonReport.number($0.epochs.last?.validationLoss) }
             row("test accuracy") { r in r.test?.accuracy.map { SVGNumber.format($0 * 100, decimals: 2) + "%" } ?? "–" }
+            if runs.contains(where: { $0.test?.movingAverageAccuracy != nil }) {
+                row("test accuracy with BN's moving averages") { r in
+                    r.test?.movingAverageAccuracy.map { SVGNumber.format($0 * 100, decimals: 2) + "%" } ?? "–"
+                }
+            }
             row("test loss") { ComparisonReport.number($0.test?.loss) }
         } else {
             row("validation MSE, last epoch") { ComparisonReport.number($0.epochs.last?.validationLoss) }
@@ -115,6 +120,9 @@ extension ComparisonReport {
                 return ComparisonReport.number(best.validationLoss) + " (epoch \(best.epoch))"
             }
             row("test MSE") { ComparisonReport.number($0.test?.loss) }
+            if runs.contains(where: { $0.test?.movingAverageLoss != nil }) {
+                row("test MSE with BN's moving averages") { ComparisonReport.number($0.test?.movingAverageLoss) }
+            }
         }
         row("epochs") { "\($0.epochs.count)" }
         if runs.contains(where: { !$0.stepLoss.isEmpty }) { row("optimizer steps") { "\($0.stepLoss.count)" } }
@@ -154,6 +162,7 @@ extension ComparisonReport {
         add("BN momentum (weight of the old moving value)", s.bnMomentum.map { SVGNumber.format($0, decimals: 8) })
         add("BN epsilon", s.bnEpsilon.map { SVGNumber.format($0, decimals: 10) })
         add("BN moving variance", s.bnVariance)
+        add("BN statistics saved", s.bnStatistics)
         add("activation inputs recorded on", s.probe ?? s.probeExamples.map { "\($0) examples" })
         add("command", s.command)
         return rows

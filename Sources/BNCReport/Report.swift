@@ -144,8 +144,8 @@ public struct ComparisonReport: Sendable {
                               series: series, width: width, height: 340)
         chart.xDomain = epochDomain
         var caption = isClassification
-            ? "Share of the validation examples classified correctly after each epoch (BN with its moving statistics, as at inference)."
-            : "Mean squared error on the validation examples after each epoch (BN with its moving statistics, as at inference)."
+            ? "Share of the validation examples classified correctly after each epoch (BN with its moving averages, as evaluated during training)."
+            : "Mean squared error on the validation examples after each epoch (BN with its moving averages, as evaluated during training)."
         if chart.usesLogY { caption += " The error axis is logarithmic." }
         return ReportFigure(id: "validation", title: title, caption: caption, svg: chart.document())
     }

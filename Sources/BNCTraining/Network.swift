@@ -30,6 +30,8 @@ public final class Network {
     let layers: [Layer]
     /// The BN layers by unit name.
     let batchNormLayers: [(name: String, layer: BatchNormLayer)]
+    /// Whether the network has a batch normalization layer.
+    public var hasBatchNorm: Bool { !batchNormLayers.isEmpty }
     let dropoutRandom = RandomBox()
     /// Each activation with the index in `layers` of the layer that applies it (a BN with the
     /// activation fused, or an `ActivationLayer`), in order.
