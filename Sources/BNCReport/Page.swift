@@ -176,7 +176,7 @@ extension ComparisonReport {
         for row in rows {
             out += "<tr>"
             for (i, cell) in row.enumerated() {
-                let numeric = header != nil && i > 0 && cell.first.map { $0.isNumber || $0 == "-" } == true
+                let numeric = header != nil && i > 0 && cell.first.map { $0.isNumber || $0 == "-" || $0 == "–" } == true
                 let text = XML.escape(cell, attribute: false)
                 out += i == 0 && header != nil ? "<th>\(text)</th>" : numeric ? "<td class=\"num\">\(text)</td>" : "<td>\(text)</td>"
             }

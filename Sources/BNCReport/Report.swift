@@ -289,13 +289,13 @@ public struct ComparisonReport: Sendable {
             chart.yScale = .linear
             chart.legend = false
             if series.count > legend.count { legend = series.map { LegendItem(name: $0.name, color: $0.color) } }
-            elements.append(chart.element(x: Double(r) * panelWidth, y: 50, cssClass: "line-chart units-panel"))
+            elements.append(chart.element(x: Double(r) * panelWidth, y: 58, cssClass: "line-chart units-panel"))
         }
         elements.insert(.text("Mean value entering \(layer) for its first \(unitCount) \(conv ? "channels" : "units"), over training",
                               x: 12, y: 22, cssClass: "title"), at: 0)
         elements.insert(LegendItem.row(legend, x: 78, y: 48), at: 1)
         let caption = "The r2rt figure: the mean, over the \(probeText), of the value entering each of the first \(unitCount) \(conv ? "channels" : "units") of \(layer), recorded every few steps. Each panel has its own y-axis. With BN the mean is β (the batch is normalized), and it moves only as training changes β."
         return ReportFigure(id: "units", title: "Mean value entering \(layer) over time", caption: caption,
-                            svg: SVGDocument(width: width, height: 420, title: "Mean value entering \(layer)", elements: elements))
+                            svg: SVGDocument(width: width, height: 428, title: "Mean value entering \(layer)", elements: elements))
     }
 }
