@@ -177,7 +177,7 @@ def report(b: Bench) -> str:
     meta = R["meta"]
     out.append(f"bnc benchmark — {meta['date']}, {meta['cpu']}, {meta['cores']} cores{' (quick)' if b.quick else ''}")
     out.append(f"bnc OpenBLAS kernels: {meta['bnc_blas_kernels']}; environment OPENBLAS_CORETYPE={meta['env_openblas_coretype']}"
-               f"{' (kept for bnc)' if b.a.keep_blas_env else ' (removed for bnc: OpenBLAS picks its own kernels)'}")
+               f"{' (kept for bnc)' if meta.get('keep_blas_env') else ' (removed for bnc: OpenBLAS picks its own kernels)'}")
     out.append(f"references: {meta['references']}")
     out.append("")
     out.append("1. Training on Fashion-MNIST (samples/s of each epoch after the first; median, min–max; accuracy = test set, last epoch)")
@@ -258,15 +258,22 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--data", default=DATA)
     p.add_argument("--keep-blas-env", action="store_true")
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", default=None, help="where to write every figure (default bench-results/bench-DATE.json)")
+    p.add_argument("--report", default=None, help="print the table of an earlier run's JSON file; run nothing")
     a = p.parse_args()
     b = Bench(a)
+    if a.report:
+        b.results = json.loads(Path(a.report).read_text())
+        b.quick = b.results["meta"]["quick"]
+        b.env_kernels = b.results["meta"]["env_openblas_coretype"]
+        print(report(b))
+        return 0
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     import importlib.metadata as md
     refs = ", ".join(f"{n} {md.version(n)}" for n in ("tensorflow-cpu", "keras", "onnxruntime"))
     b.results["meta"] = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
                          "quick": a.quick, "references": refs, "env_openblas_coretype": b.env_kernels,
-                         "bnc_blas_kernels": None}
+                         "keep_blas_env": a.keep_blas_env, "bnc_blas_kernels": None}
     try:
         models = b.training()
         b.inference(models)
@@ -275,14 +282,16 @@ def main() -> int:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     b.results["meta"]["bnc_blas_kernels"] = b.results["inference"][0]["bnc"][0].get("blas_kernels")
-    text = report(b)
-    print(text)
     path = Path(a.json) if a.json else ROOT / "bench-results" / f"bench-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(b.results, indent=1))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(b.results, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
-    print(f"\nall figures: {path}")
+    print(report(b))
+    print(f"\nall figures: {path}  (tools/bench.py --report {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} reprints this table)")
     return 0
 
 
