@@ -57,10 +57,10 @@ public struct PlotFrame: Sendable {
 public enum Axes {
     public static func draw(
         _ f: PlotFrame, xTitle: String?, yTitle: String?, xTicks: Int = 5, yTicks: Int = 5, grid: Bool = true,
-        xLabels: Bool = true, yLabels: Bool = true, xLabelBounds: ClosedRange<Double>? = nil
+        xLabels: Bool = true, yLabels: Bool = true, xLabelBounds: ClosedRange<Double>? = nil, xIntegers: Bool = false
     ) -> [SVGElement] {
         var out: [SVGElement] = []
-        let xt = fittedTicks(f.xScale, target: xTicks, bounds: xLabelBounds)
+        let xt = fittedTicks(f.xScale, target: xTicks, bounds: xLabelBounds, integers: xIntegers)
         let yt = yLabels || grid ? f.yScale.labeledTicks(target: yTicks) : []
         if grid {
             for t in yt { out.append(.line(x1: f.x, y1: f.yScale.pixel(t.value), x2: f.right, y2: f.yScale.pixel(t.value), cssClass: "grid")) }
@@ -103,11 +103,14 @@ extension Axes {
 
     /// About `target` + 1 x ticks whose labels neither overlap nor leave `bounds`: the
     /// densest such choice up to `target`, or a denser one when that labels fewer than two.
-    static func fittedTicks(_ scale: Scale, target: Int, bounds: ClosedRange<Double>?) -> [(value: Double, label: String)] {
+    static func fittedTicks(
+        _ scale: Scale, target: Int, bounds: ClosedRange<Double>?, integers: Bool = false
+    ) -> [(value: Double, label: String)] {
         var fallback: [(value: Double, label: String)]?
         // Sparser first; denser only when no sparser choice labels two ticks.
         let targets = Array(stride(from: max(target, 1), through: 1, by: -1)) + Array((max(target, 1) + 1)...10)
         for t in targets {
+            if integers && scale.kind == .linear && scale.tickValues(target: t).step < 1 { continue }
             let ticks = scale.labeledTicks(target: t)
             let visible = ticks.filter { labelFits($0, scale, bounds) }
             let clear = zip(visible, visible.dropFirst()).allSatisfy { a, b in
@@ -191,6 +194,8 @@ public struct LineChart: Sendable {
     public var legend = true
     /// Fixed x domain (else the data's, widened to nice ticks).
     public var xDomain: (lo: Double, hi: Double)?
+    /// x values are counts (steps, epochs): no fractional ticks.
+    public var xIntegers = true
 
     public init(title: String?, xTitle: String, yTitle: String, series: [LineSeries], width: Double, height: Double) {
         self.title = title
@@ -248,7 +253,7 @@ public struct LineChart: Sendable {
             let items = series.map { LegendItem(name: $0.name, color: $0.color) }
             children.append(LegendItem.row(items, x: f.x, y: (title == nil ? 10 : 30) + 16))
         }
-        children += Axes.draw(f, xTitle: xTitle, yTitle: yTitle)
+        children += Axes.draw(f, xTitle: xTitle, yTitle: yTitle, xIntegers: xIntegers)
         for s in series { children.append(draw(s, in: f)) }
         return .group(children, x: x, y: y, cssClass: cssClass, data: f.dataAttributes)
     }
