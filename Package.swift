@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "BNCGraph", targets: ["BNCGraph"]),
         .library(name: "BNCData", targets: ["BNCData"]),
         .library(name: "BNCPasses", targets: ["BNCPasses"]),
+        .library(name: "BNCRuntime", targets: ["BNCRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -45,6 +45,11 @@ struct Calibrate: ParsableCommand {
 
     func run() throws {
         var file = try ModelFile.load(path: model)
+        do {
+            try FiniteWeights.requireFinite(file.graph, "bnc calibrate needs finite weights (the statistics would be NaN)")
+        } catch {
+            throw error.inFile(model)
+        }
         let imported: ModelImport.Imported
         do {
             imported = try ModelImport.network(from: file)

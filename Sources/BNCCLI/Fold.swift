@@ -30,8 +30,10 @@ struct FoldCommand: ParsableCommand {
             the exit status is 1. The default 1e-5 is ≥ 10× the Float rounding a correct fold \
             causes (≈ 1e-7–1e-6) and far below what a wrong one does (≥ 1e-3).
 
-            Output: --output, default <model>.folded.pb beside the input; the input file is \
-            never overwritten unless --output names it.
+            Output: --output, default <model>.folded.pb beside the input. The input file is \
+            never replaced unless --in-place is given (an --output that names the input, also \
+            through a link, is refused). The write is atomic: a temporary file beside the \
+            target, fsynced, then renamed; on any failure the old file stays as it was.
             """)
 
     static let defaultImages = MNISTFolder.defaultDirectory + "/t10k-images-idx3-ubyte.gz"
@@ -57,6 +59,9 @@ struct FoldCommand: ParsableCommand {
     @Option(help: "A weight shared with another node: clone it for the fold, or skip the BN.")
     var sharedWeights: FoldOptions.SharedWeights = .clone
 
+    @Flag(help: "Replace the input model with the folded one (only when the proof passes).")
+    var inPlace = false
+
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
@@ -66,6 +71,9 @@ struct FoldCommand: ParsableCommand {
         }
         guard probeImages >= 0 else { throw ValidationError("--probe-images \(probeImages) must not be negative.") }
         guard randomProbes >= 0 else { throw ValidationError("--random-probes \(randomProbes) must not be negative.") }
+        if inPlace, let output, output != model {
+            throw ValidationError("--in-place writes the folded model over \(model); drop --output \(output), or drop --in-place.")
+        }
         guard probeImages + randomProbes > 0 else {
             throw ValidationError("--probe-images and --random-probes are both 0: the fold would go unproven.")
         }
@@ -73,8 +81,9 @@ struct FoldCommand: ParsableCommand {
 
     func run() throws {
         let outcome = try FoldRun.perform(
-            modelPath: model, outputPath: output, dataPath: data, probeImages: probeImages,
-            randomProbes: randomProbes, tolerance: tolerance, options: FoldOptions(sharedWeights: sharedWeights))
+            modelPath: model, outputPath: inPlace ? model : output, dataPath: data, probeImages: probeImages,
+            randomProbes: randomProbes, tolerance: tolerance, options: FoldOptions(sharedWeights: sharedWeights),
+            inPlace: inPlace)
         print(json ? try outcome.jsonText() : outcome.text())
         if !outcome.proof.passed {
             throw CheckFailed(
@@ -108,9 +117,19 @@ struct FoldRun {
     static func perform(
         modelPath: String, outputPath: String?, dataPath: String?, probeImages: Int = 1000, randomProbes: Int = 100,
         tolerance: Double = FoldProof.defaultTolerance, options: FoldOptions = FoldOptions(), write: Bool = true,
-        defaultImages: String = FoldCommand.defaultImages
+        defaultImages: String = FoldCommand.defaultImages, inPlace: Bool = false
     ) throws -> FoldRun {
+        let out = outputPath ?? defaultOutput(for: modelPath)
+        if write && !inPlace && sameFile(out, modelPath) {
+            throw ModelError(.io, file: out, place: "",
+                             problem: "is the input model; bnc fold does not replace its input unless --in-place is given")
+        }
         let model = try ModelFile.load(path: modelPath)
+        do {
+            try FiniteWeights.requireFinite(model.graph, "bnc fold needs finite weights (the fold would spread the value and the proof cannot compare NaN outputs)")
+        } catch {
+            throw error.inFile(modelPath)
+        }
         let (folded, report) = BNFolding.fold(model, options: options)
         var proof: FoldProof
         var source: String? = nil, note: String? = nil
@@ -152,7 +171,6 @@ struct FoldRun {
                 throw error.inFile(modelPath)
             }
         }
-        let out = outputPath ?? defaultOutput(for: modelPath)
         var written = false
         if proof.passed && write {
             try ModelFile.save(folded, to: out)
@@ -160,6 +178,14 @@ struct FoldRun {
         }
         return FoldRun(modelPath: modelPath, outputPath: out, report: report, proof: proof,
                        imagesSource: source, imagesNote: note, written: written)
+    }
+
+    /// Whether two paths name one file (the same path, or links to one inode).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
     private static func readProbes(_ path: String, count: Int, model: Model, executor: Executor, modelPath: String) throws -> [Float] {

@@ -96,6 +96,7 @@ struct InferSetup {
     init(modelPath: String, imagesPath: String, maxBatch: Int) throws {
         model = try ModelFile.load(path: modelPath)
         do {
+            try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
             executor = try Executor(graph: model.graph, maxBatch: maxBatch)
         } catch {
             throw error.inFile(modelPath)
@@ -152,6 +153,9 @@ struct InferRun {
             labelReader = lr
         }
         let kTop = min(topK, k)
+        // Buffers for one batch, never more than the file holds or than the executor's
+        // memory budget of input (sizes come from the files; results do not depend on it).
+        let batchSize = max(1, min(batchSize, n, Executor.defaultMemoryBudget / max(1, exec.inputCount * MemoryLayout<Float>.size)))
         var input = [Float](repeating: 0, count: batchSize * exec.inputCount)
         var output = [Float](repeating: 0, count: batchSize * k)
         var labelBuffer = [UInt8](repeating: 0, count: batchSize)

@@ -69,6 +69,8 @@ struct ModelSummary: Encodable {
     var totalParameters: Int
     var folded: [FoldedBN]
     var metadata: [String: String]
+    /// Initializers with NaN or infinite elements, as warnings ("tensor 'w': element 3 is NaN …").
+    var warnings: [String]
 
     init(_ model: Model, file: String) {
         self.file = file
@@ -109,6 +111,12 @@ struct ModelSummary: Encodable {
         var meta: [String: String] = [:]
         for e in model.metadata { meta[e.key] = e.value }
         metadata = meta
+        warnings = FiniteWeights.nonFiniteTensors(in: graph).map { ModelSummary.warning($0) }
+    }
+
+    /// The warning `inspect` and `verify` print for a tensor with NaN or infinite elements.
+    static func warning(_ f: FiniteWeights.Finding) -> String {
+        "tensor '\(f.tensor)': \(f.summary); bnc fold, infer and calibrate refuse this model"
     }
 
     static func text(_ v: AttributeValue) -> String {
@@ -158,6 +166,10 @@ struct ModelSummary: Encodable {
                     + "mean \(f.meanRange.map { String(format: "%.4g", $0) }.joined(separator: "…")), "
                     + "variance \(f.varianceRange.map { String(format: "%.4g", $0) }.joined(separator: "…"))")
             }
+        }
+        if !warnings.isEmpty {
+            out.append("")
+            out.append(contentsOf: warnings.map { "warning: \($0)" })
         }
         if !metadata.isEmpty {
             out.append("")

@@ -23,6 +23,9 @@ struct Verify: ParsableCommand {
         } catch {
             throw error.inFile(model)
         }
+        for finding in FiniteWeights.nonFiniteTensors(in: decoded.graph) {
+            print("\(model): warning: \(ModelSummary.warning(finding))")
+        }
         switch TensorDigest.status(of: decoded) {
         case .absent:
             print("\(model): valid; no bnc integrity digest stored (not written by bnc), tensors not checked")

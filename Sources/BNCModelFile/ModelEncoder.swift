@@ -8,13 +8,25 @@ import CProtobufC
 /// tensor), packed into a Swift-owned byte array, and freed with the arena. Tensors are
 /// written as little-endian `raw_data`; `dims` unpacked, as ONNX declares them. Unknown
 /// fields carried by the model are written back after the known ones.
+///
+/// The graph is written last, after the metadata (protobuf-c would put metadata_props,
+/// field 14, after it): protobuf has no end marker, so a file cut exactly before a trailing
+/// field still parses. With the graph last, every cut loses part of the graph and is
+/// refused, instead of silently dropping the metadata (input scaling, integrity digest).
+/// Fields may come in any order on the wire; readers merge them into one message.
 enum ModelEncoder {
     static func encode(_ model: Model) -> [UInt8] {
         let arena = CArena()
-        let message = modelMessage(model, arena)
-        let size = onnx__model_proto__get_packed_size(message)
+        let head = modelMessage(model, arena)
+        let graph = head.pointee.graph
+        head.pointee.graph = nil
+        let tail = arena.message(Onnx__ModelProto.self) { onnx__model_proto__init($0) }
+        tail.pointee.graph = graph
+        let headSize = onnx__model_proto__get_packed_size(head)
+        let size = headSize + onnx__model_proto__get_packed_size(tail)
         return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
-            initialized = onnx__model_proto__pack(message, buf.baseAddress)
+            initialized = onnx__model_proto__pack(head, buf.baseAddress)
+            initialized += onnx__model_proto__pack(tail, buf.baseAddress! + initialized)
         }
     }
 

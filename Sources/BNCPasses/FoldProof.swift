@@ -52,13 +52,17 @@ public struct FoldProof: Equatable, Sendable {
 
     /// Runs both graphs on `images` (real probes: `count` × the graph's input size, already
     /// scaled the way the model expects) and on `randomProbes` seeded uniform inputs in
-    /// `randomRange`. Throws when a graph cannot be run.
+    /// `randomRange`. Throws when a graph cannot be run (`memoryLimit` goes to `Executor`).
+    /// Probes run in chunks of at most `Executor.defaultMemoryBudget` bytes of input, so
+    /// memory stays flat whatever the probe count. An output that is NaN in either model
+    /// counts as an infinite difference: NaN = NaN proves nothing.
     public static func run(
         original: Graph, folded: Graph, images: [Float] = [], randomProbes: Int = 100,
-        randomRange: ClosedRange<Float> = 0...1, seed: UInt64 = 0x5EED_F01D, tolerance: Double = defaultTolerance
+        randomRange: ClosedRange<Float> = 0...1, seed: UInt64 = 0x5EED_F01D, tolerance: Double = defaultTolerance,
+        memoryLimit: Int = Executor.defaultMemoryLimit
     ) throws(ModelError) -> FoldProof {
-        let a = try Executor(graph: original, maxBatch: 256)
-        let b = try Executor(graph: folded, maxBatch: 256)
+        let a = try Executor(graph: original, maxBatch: 256, memoryLimit: memoryLimit)
+        let b = try Executor(graph: folded, maxBatch: 256, memoryLimit: memoryLimit)
         guard a.inputCount == b.inputCount, a.outputShapes == b.outputShapes else {
             throw ModelError(.unsupportedModel, place: "graph",
                              problem: "the folded graph's input/output shapes (\(b.inputShape), \(b.outputShapes)) differ from the original's (\(a.inputShape), \(a.outputShapes))")
@@ -68,36 +72,46 @@ public struct FoldProof: Equatable, Sendable {
             throw ModelError(.unsupportedModel, place: "probe images",
                              problem: "\(images.count) values are not a whole number of \(n)-value inputs")
         }
+        let realCount = images.count / max(1, n)
+        let count = realCount + randomProbes
+        let chunk = max(1, min(256, Executor.defaultMemoryBudget / max(1, n * MemoryLayout<Float>.size)))
         var rng = SeededGenerator(seed: seed)
-        var probes = images
-        probes.reserveCapacity(images.count + randomProbes * n)
-        for _ in 0..<(randomProbes * n) {
-            probes.append(randomRange.lowerBound + (randomRange.upperBound - randomRange.lowerBound) * rng.nextUniformFloat())
-        }
-        let count = probes.count / max(1, n)
-        // Every graph output is compared; the argmax is taken on the first.
-        let allA = a.runAll(probes), allB = b.runAll(probes)
         var maxAbs = 0.0, scale = 0.0, agree = 0
-        for (ya, yb) in zip(allA, allB) {
-            for i in ya.indices {
-                let u = Double(ya[i]), v = Double(yb[i])
-                if u.isNaN && v.isNaN { continue }
-                if !u.isFinite || !v.isFinite {
-                    if u != v { maxAbs = .infinity }
-                    continue
+        var probes: [Float] = []
+        var done = 0
+        while done < count {
+            let m = min(chunk, count - done)
+            probes.removeAll(keepingCapacity: true)
+            for p in done..<(done + m) {
+                if p < realCount {
+                    probes += images[(p * n)..<((p + 1) * n)]
+                } else {
+                    for _ in 0..<n {
+                        probes.append(randomRange.lowerBound + (randomRange.upperBound - randomRange.lowerBound) * rng.nextUniformFloat())
+                    }
                 }
-                maxAbs = max(maxAbs, abs(u - v))
-                scale = max(scale, abs(u))
             }
-        }
-        for p in 0..<count {
-            if argmax(allA[0], p * k, k) == argmax(allB[0], p * k, k) { agree += 1 }
+            // Every graph output is compared; the argmax is taken on the first.
+            let allA = a.runAll(probes), allB = b.runAll(probes)
+            for (ya, yb) in zip(allA, allB) {
+                for i in ya.indices {
+                    let u = Double(ya[i]), v = Double(yb[i])
+                    if !u.isFinite || !v.isFinite {
+                        if u.isNaN || v.isNaN || u != v { maxAbs = .infinity }
+                        continue
+                    }
+                    maxAbs = max(maxAbs, abs(u - v))
+                    scale = max(scale, abs(u))
+                }
+            }
+            for p in 0..<m where argmax(allA[0], p * k, k) == argmax(allB[0], p * k, k) { agree += 1 }
+            done += m
         }
         let rel = maxAbs == 0 ? 0 : maxAbs / (scale > 0 ? scale : 1)
         return FoldProof(
             maxAbsDiff: maxAbs, maxRelDiff: rel, outputScale: scale,
             argmaxAgreement: count == 0 ? 1 : Double(agree) / Double(count),
-            probes: count, realProbes: images.count / max(1, n), randomProbes: randomProbes, tolerance: tolerance)
+            probes: count, realProbes: realCount, randomProbes: randomProbes, tolerance: tolerance)
     }
 
     private static func argmax(_ y: [Float], _ start: Int, _ k: Int) -> Int {

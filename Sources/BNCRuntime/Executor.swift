@@ -49,14 +49,33 @@ public final class Executor {
     /// Default for `memoryBudget`: 256 MiB of activations.
     public static let defaultMemoryBudget = 256 << 20
 
+    /// Default for `memoryLimit`: 2 GiB of activations and scratch.
+    public static let defaultMemoryLimit = 2 << 30
+
     /// Compiles `graph`. The capacity is `maxBatch`, lowered so the arena stays within
     /// `memoryBudget` bytes (never below 1). Throws `.unsupportedModel` (naming the node)
-    /// for anything bnc cannot run.
-    public init(graph: Graph, maxBatch: Int = Executor.defaultMaxBatch, memoryBudget: Int = Executor.defaultMemoryBudget) throws(ModelError) {
+    /// for anything bnc cannot run, and when one sample alone needs more than `memoryLimit`
+    /// bytes of activations and scratch: sizes come from the file, so they are checked
+    /// before anything is allocated (an 85-byte model can declare a 2³¹-float input).
+    public init(
+        graph: Graph, maxBatch: Int = Executor.defaultMaxBatch, memoryBudget: Int = Executor.defaultMemoryBudget,
+        memoryLimit: Int = Executor.defaultMemoryLimit
+    ) throws(ModelError) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
         var b = try PlanBuilder(graph: graph)
-        let capacity = b.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, b.perSampleBytesEstimate()))) : 1
-        let built = try b.build(capacity: capacity)
+        let perSample = b.perSampleBytesEstimate()
+        if perSample > memoryLimit {
+            let largest = b.largestValue()
+            throw ModelError(.unsupportedModel, place: largest.place,
+                             problem: "shape \(largest.shape) alone takes \(Executor.byteText(largest.bytes)); one sample needs \(Executor.byteText(perSample)) in all, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
+        }
+        let capacity = b.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, perSample))) : 1
+        let built = try b.build(capacity: capacity, memoryLimit: memoryLimit)
+        let (total, overflow) = built.arenaCount.addingReportingOverflow(built.scratchCount)
+        if overflow || total > memoryLimit / MemoryLayout<Float>.size {
+            throw ModelError(.unsupportedModel, place: "graph",
+                             problem: "the plan needs \(overflow ? "more than \(Int.max)" : "\(total)") floats of activations and scratch, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
+        }
         inputName = b.inputName
         inputShape = b.inputPerSample
         outputNames = graph.outputs.map(\.name)
@@ -79,6 +98,17 @@ public final class Executor {
         constants = c
         scratch = .allocate(capacity: max(1, built.scratchCount))
         scratch.initialize(repeating: 0, count: max(1, built.scratchCount))
+    }
+
+    /// "8 GiB", "3.5 MiB", "512 bytes": sizes in error messages.
+    static func byteText(_ bytes: Int) -> String {
+        if bytes == Int.max { return "more than 8 EiB" }
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        var v = Double(bytes), u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        if u == 0 { return "\(bytes) bytes" }
+        let tenths = Int((v * 10).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10) \(units[u])" : "\(tenths / 10).\(tenths % 10) \(units[u])"
     }
 
     deinit {

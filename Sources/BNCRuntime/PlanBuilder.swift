@@ -72,11 +72,36 @@ struct PlanBuilder {
         return true
     }
 
-    /// Upper bound of arena bytes per sample (no buffer reuse).
+    /// Upper bound of the bytes one sample needs: its input plus the arena without buffer
+    /// reuse; `Int.max` when that overflows.
     func perSampleBytesEstimate() -> Int {
-        var total = 0
-        for node in graph.nodes { total += (shapes[node.outputs[0]]?.reduce(1, *) ?? 0) + 16 }
-        return total * MemoryLayout<Float>.size
+        var total = Tensor.checkedElementCount(inputPerSample) ?? Int.max / 8
+        for node in graph.nodes {
+            let floats = (shapes[node.outputs[0]].flatMap(Tensor.checkedElementCount) ?? 0) + 16
+            let (sum, overflow) = total.addingReportingOverflow(floats)
+            if overflow { return Int.max }
+            total = sum
+        }
+        let (bytes, overflow) = total.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+        return overflow ? Int.max : bytes
+    }
+
+    /// The largest value of one sample (the graph input or a node's output), with its
+    /// shape at batch 1 and its bytes: what an error about a plan's size names.
+    func largestValue() -> (place: String, shape: [Int], bytes: Int) {
+        func bytes(_ s: [Int]) -> Int {
+            guard let n = Tensor.checkedElementCount(s) else { return Int.max }
+            let (b, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+            return overflow ? Int.max : b
+        }
+        let input = [1] + inputPerSample
+        var best = (place: "graph input '\(inputName)'", shape: input, bytes: bytes(input))
+        for (i, node) in graph.nodes.enumerated() {
+            guard let s = shapes[node.outputs[0]] else { continue }
+            let b = bytes(s)
+            if b > best.bytes { best = (node.label(index: i), s, b) }
+        }
+        return best
     }
 
     // MARK: Build
@@ -96,8 +121,11 @@ struct PlanBuilder {
     private var fused: Set<Int> = []
     private var lastRead: [String: Int] = [:]
     private var scratchCount = 0
+    /// Largest arena plus scratch, in bytes, that `build` accepts (`Executor`'s memoryLimit).
+    private var memoryLimit = Int.max
 
-    mutating func build(capacity: Int) throws(ModelError) -> Built {
+    mutating func build(capacity: Int, memoryLimit: Int) throws(ModelError) -> Built {
+        self.memoryLimit = memoryLimit
         var readers: [String: [Int]] = [:]
         for (i, node) in graph.nodes.enumerated() {
             for name in Set(node.inputs) where !name.isEmpty { readers[name, default: []].append(i) }
@@ -323,6 +351,12 @@ struct PlanBuilder {
             var bias: Int? = nil
             if node.inputs.count > 2, !node.inputs[2].isEmpty {
                 bias = constantOffset(try constantValues(i, node.inputs[2], role: "B"))
+            }
+            // Checked here: the im2col columns of one sample can dwarf every value's size.
+            let (rows, o1) = geometry.columnRows.multipliedReportingOverflow(by: geometry.outSpatial)
+            let (floats, o2) = rows.multipliedReportingOverflow(by: Parallel.ways)
+            guard !o1, !o2, floats <= memoryLimit / MemoryLayout<Float>.size else {
+                throw fail(i, "its im2col scratch (\(geometry.columnRows) × \(geometry.outSpatial) floats per sample) exceeds the executor's memory limit of \(Executor.byteText(memoryLimit))")
             }
             scratchCount = max(scratchCount, geometry.forwardScratchCount)
             // The activation after a Conv is applied with its bias, per sample, right after

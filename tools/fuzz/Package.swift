@@ -17,5 +17,11 @@ let package = Package(
         .executableTarget(
             name: "FuzzIDX",
             dependencies: ["CFuzzerDriver", .product(name: "BNCData", package: "bnc")]),
+        .executableTarget(
+            name: "FuzzFold",
+            dependencies: [
+                "CFuzzerDriver", .product(name: "BNCModelFile", package: "bnc"), .product(name: "BNCGraph", package: "bnc"),
+                .product(name: "BNCPasses", package: "bnc"), .product(name: "BNCRuntime", package: "bnc"),
+            ]),
     ]
 )

@@ -1,22 +1,53 @@
+import BNCData
 import CFuzzerDriver
 import Foundation
-import BNCData
 
-/// Bytes → IDX file (plain or gzip). Must parse or throw a `DataError`, never crash or
-/// allocate more than the (bounded) declared size.
+/// Bytes → IDX file (plain or gzip), read whole (`IDXFile.parse`) and streamed in small
+/// batches (`IDXReader`, as `bnc infer` reads). Properties: both either succeed or throw a
+/// `DataError` with a problem, never crash or allocate more than the (bounded) declared
+/// size; whole and streamed agree on success or failure and, on success, on every value.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIDX(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    var whole: [Float]? = nil
     do {
         let file = try IDXFile.parse(bytes, path: "fuzz.idx")
         var n = 1
         for d in file.dims { n *= d }
         switch file.elements {
-        case .uint8(let v): precondition(v.count == n, "element count \(v.count) ≠ dims product \(n)")
-        case .float32(let v): precondition(v.count == n, "element count \(v.count) ≠ dims product \(n)")
+        case .uint8(let v):
+            precondition(v.count == n, "element count \(v.count) ≠ dims product \(n)")
+            whole = v.map { Float($0) }
+        case .float32(let v):
+            precondition(v.count == n, "element count \(v.count) ≠ dims product \(n)")
+            whole = v
         }
     } catch {
         precondition(!error.description.isEmpty)
+    }
+    var streamed: [Float]? = nil
+    do {
+        let reader = try IDXReader(bytes: bytes, path: "fuzz.idx")
+        // Small files only: the streamed copy is kept to compare with the whole read (and
+        // a file of 2³² empty items would take 2³² reads).
+        if reader.count <= 1 << 16, reader.itemElements <= 1 << 16, reader.count * reader.itemElements <= 1 << 20 {
+            var values: [Float] = []
+            var batch = [Float](repeating: -1, count: 3 * max(1, reader.itemElements))
+            while true {
+                let got = try batch.withUnsafeMutableBufferPointer { b throws(DataError) in
+                    try reader.readBatch(maxCount: 3, into: b, scale: 1)
+                }
+                if got == 0 { break }
+                values += batch[0..<(got * reader.itemElements)]
+            }
+            streamed = values
+        }
+    } catch {
+        precondition(!error.description.isEmpty)
+        precondition(whole == nil, "the whole-file read succeeded, the streamed read failed: \(error)")
+    }
+    if let streamed {
+        precondition(whole == streamed, "the streamed read differs from the whole-file read")
     }
     return 0
 }
