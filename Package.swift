@@ -49,11 +49,13 @@ let package = Package(
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
         .target(name: "BNCRuntime", dependencies: ["BNCKernels", "BNCGraph"]),
         .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData"]),
+        /// Charts (a small SVG writer) and the with/without-BN report; no C.
+        .target(name: "BNCReport"),
         .target(
             name: "BNCCLI",
             dependencies: [
                 "BNCGraph", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
-                "BNCRuntime", "BNCPasses",
+                "BNCRuntime", "BNCPasses", "BNCReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bnc", dependencies: ["BNCCLI"]),
@@ -68,6 +70,7 @@ let package = Package(
         .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData"]),
         .testTarget(name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData"]),
         .testTarget(name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData"]),
+        .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",
             dependencies: ["BNCCLI", "BNCModelFile", "BNCGraph", "BNCData"]),

@@ -17,7 +17,7 @@ public struct BNC: ParsableCommand {
         version: BNC.version,
         subcommands: [
             Train.self, FoldCommand.self, InferCommand.self, Inspect.self, Calibrate.self, Verify.self, Convert.self,
-            BenchModel.self,
+            BenchModel.self, ReportCommand.self,
         ])
 
     public init() {}

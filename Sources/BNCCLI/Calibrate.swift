@@ -84,7 +84,7 @@ struct Calibrate: ParsableCommand {
                 file.graph.initializers[i].storage = .float(values)
             }
         }
-        file[metadata: "bnc.calibrated"] = "exact population statistics over \(train.count) training examples"
+        file[metadata: MetadataKey.bnStatistics] = Train.populationStatisticsText(examples: train.count)
         if let a = after.accuracy { file[metadata: MetadataKey.trainTestAccuracy] = String(format: "%.6f", a) }
         file[metadata: MetadataKey.trainTestLoss] = String(format: "%.6f", after.loss)
         let destination = output ?? model

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCKernels
 import BNCModelFile
 import BNCPasses
 import BNCRuntime
@@ -319,6 +320,8 @@ struct InferBench: Encodable {
     var batch1P90Microseconds: Double
     var batch100ImagesPerSecond: Double
     var batch10000ImagesPerSecond: Double
+    /// OpenBLAS kernel family in use (see `BLASKernels`).
+    var blasKernels: String
 
     static func perform(modelPath: String, imagesPath: String) throws -> InferBench {
         let t0 = monotonicSeconds()
@@ -390,13 +393,13 @@ struct InferBench: Encodable {
             batchCapacity: exec.batchCapacity, steps: exec.stepCount, batch1Runs: latencies.count,
             batch1MedianMicroseconds: latencies[latencies.count / 2] * 1e6,
             batch1P90Microseconds: latencies[latencies.count * 9 / 10] * 1e6,
-            batch100ImagesPerSecond: r100, batch10000ImagesPerSecond: r10k)
+            batch100ImagesPerSecond: r100, batch10000ImagesPerSecond: r10k, blasKernels: BLASKernels.loaded)
     }
 
     func text() -> String {
         [
             "\(model): \(steps) kernel steps, batch capacity \(batchCapacity); \(images) images loaded in "
-                + String(format: "%.3f s, compiled in %.4f s", loadSeconds, compileSeconds),
+                + String(format: "%.3f s, compiled in %.4f s", loadSeconds, compileSeconds) + "; OpenBLAS kernels \(blasKernels)",
             String(format: "batch 1:      %.2f µs per image (median of %d; p90 %.2f µs)", batch1MedianMicroseconds, batch1Runs, batch1P90Microseconds),
             String(format: "batch 100:    %.0f images/s", batch100ImagesPerSecond),
             String(format: "batch 10000:  %.0f images/s", batch10000ImagesPerSecond),

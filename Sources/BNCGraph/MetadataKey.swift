@@ -12,6 +12,10 @@ public enum MetadataKey {
     public static let bnMomentum = "bnc.bn.momentum"
     /// Epsilon used in training (the node attribute carries it too).
     public static let bnEpsilon = "bnc.bn.epsilon"
+    /// Where the stored mean and variance come from: "moving average" (the EMA of training's
+    /// batch statistics) or "population: …" (exact statistics over the training examples with
+    /// the final weights, as in Ioffe & Szegedy's Algorithm 2).
+    public static let bnStatistics = "bnc.bn.statistics"
 
     /// How raw input pixels map to the model input, e.g. "x/255".
     public static let inputScaling = "bnc.input.scaling"

@@ -36,6 +36,19 @@ public enum BatchNorm {
         into y: UnsafeMutablePointer<Float>
     ) {
         if s == 1 {
+            if UnsafePointer(y) == x {
+                // In place: one pointer per row, so the loop vectorizes (two equal pointers
+                // would fail the vectorized loop's overlap check and run scalar).
+                for i in 0..<n {
+                    let yr = y + i * channels
+                    switch activation {
+                    case .identity: for c in 0..<channels { yr[c] = yr[c] * a[c] + b[c] }
+                    case .relu: for c in 0..<channels { yr[c] = max(yr[c] * a[c] + b[c], 0) }
+                    default: for c in 0..<channels { yr[c] = activation.apply(yr[c] * a[c] + b[c]) }
+                    }
+                }
+                return
+            }
             for i in 0..<n {
                 let xr = x + i * channels, yr = y + i * channels
                 switch activation {

@@ -222,14 +222,16 @@ public enum Conv2D {
         }
     }
 
-    /// y (N, M, oH, oW) = conv(x (N, C, H, W), weight (M, C/G, kh, kw)) (+ bias (M)).
+    /// y (N, M, oH, oW) = act(conv(x (N, C, H, W), weight (M, C/G, kh, kw)) (+ bias (M))).
     /// `scratch` holds at least `g.forwardScratchCount` floats. Samples are split over the
-    /// two cores; a single sample splits its products instead.
+    /// two cores; a single sample splits its products instead. Bias and activation are
+    /// applied per sample right after its product, while its output is still in cache.
     public static func forward(
         _ g: ConvGeometry, batch n: Int, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>?, output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        bias: UnsafePointer<Float>?, activation: Activation = .identity, output y: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
     ) {
-        let p = Pointers(x: x, w: weight, b: bias, y: y, scratch: scratch)
+        let p = Pointers(x: x, w: weight, b: bias, y: y, scratch: scratch, activation: activation)
         if n == 1 {
             forwardSamples(g, 0..<1, p, scratch: scratch, split: true)
         } else {
@@ -263,7 +265,9 @@ public enum Conv2D {
                     GEMM.multiplySerial(m: mg, n: s, k: kg, a: wG, lda: kg, b: colG, ldb: s, c: yG, ldc: s)
                 }
             }
-            if let b = p.b { Elementwise.addChannelBias(ys, batch: 1, channels: g.outChannels, spatial: s, bias: b) }
+            if p.b != nil || p.activation != .identity {
+                Elementwise.addChannelBias(ys, batch: 1, channels: g.outChannels, spatial: s, bias: p.b, activation: p.activation)
+            }
         }
     }
 
@@ -354,6 +358,7 @@ public enum Conv2D {
     private struct Pointers: @unchecked Sendable {
         let x: UnsafePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>?
         let y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        let activation: Activation
     }
 
     private struct BackwardPointers: @unchecked Sendable {

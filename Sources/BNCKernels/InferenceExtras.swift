@@ -38,6 +38,31 @@ extension Elementwise {
             activation.forward(y, y, count: rows * columns)
         }
     }
+
+    /// y[n, c, s] = act(y[n, c, s] + bias[c]) for y (N, C, S), bias (C) or nil (0): a
+    /// convolution's bias and activation in one pass.
+    @inlinable
+    public static func addChannelBias(
+        _ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int, bias: UnsafePointer<Float>?,
+        activation: Activation
+    ) {
+        guard let bias else {
+            activation.forwardInPlace(y, count: batch * channels * spatial)
+            return
+        }
+        for n in 0..<batch {
+            for c in 0..<channels {
+                let p = y + (n * channels + c) * spatial
+                let b = bias[c]
+                switch activation {
+                case .identity: for s in 0..<spatial { p[s] += b }
+                case .relu: for s in 0..<spatial { p[s] = max(p[s] + b, 0) }
+                case .sigmoid: for s in 0..<spatial { p[s] = Activation.sigmoid(p[s] + b) }
+                case .tanh: for s in 0..<spatial { p[s] = activation.apply(p[s] + b) }
+                }
+            }
+        }
+    }
 }
 
 extension Softmax {

@@ -233,8 +233,8 @@ public final class Executor {
             case .conv(let c):
                 let x = pointer(c.x, input, f), y = pointer(c.y, input, f)
                 Conv2D.forward(c.geometry, batch: n * c.samplesPerSample, input: x, weight: constants + c.weight,
-                               bias: c.bias.map { UnsafePointer(constants + $0) }, output: y, scratch: scratch)
-                if c.activation != .identity { c.activation.forward(y, y, count: n * c.outPerSample) }
+                               bias: c.bias.map { UnsafePointer(constants + $0) }, activation: c.activation,
+                               output: y, scratch: scratch)
             case .batchNorm(let b):
                 BatchNorm.affine(pointer(b.x, input, f), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
                                  a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, input, f))

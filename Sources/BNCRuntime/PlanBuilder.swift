@@ -359,9 +359,9 @@ struct PlanBuilder {
                 throw fail(i, "its im2col scratch (\(geometry.columnRows) × \(geometry.outSpatial) floats per sample) exceeds the executor's memory limit of \(Executor.byteText(memoryLimit))")
             }
             scratchCount = max(scratchCount, geometry.forwardScratchCount)
-            // The activation after a Conv stays its own step: it is a separate pass either
-            // way, and as a step it runs split over the cores (Conv2D splits itself).
-            let (act, final) = (Activation.identity, out)
+            // The activation after a Conv is applied with its bias, per sample, right after
+            // the sample's product (one pass over the output while it is in cache).
+            let (act, final) = fuseActivation(after: out, readers: readers)
             define(final, at: i)
             // c.n (the batch-1 dim 0) is 1 unless a reshape folded rows into dim 0.
             return .conv(Step.Conv(x: slot(node.inputs[0]), y: slot(final), geometry: geometry, samplesPerSample: c.n,

@@ -30,7 +30,14 @@ public final class Network {
     let layers: [Layer]
     /// The BN layers by unit name.
     let batchNormLayers: [(name: String, layer: BatchNormLayer)]
+    /// Whether the network has a batch normalization layer.
+    public var hasBatchNorm: Bool { !batchNormLayers.isEmpty }
     let dropoutRandom = RandomBox()
+    /// Each activation with the index in `layers` of the layer that applies it (a BN with the
+    /// activation fused, or an `ActivationLayer`), in order.
+    let sites: [(layer: Int, site: ActivationSite)]
+    /// Input of `probeActivationInputs` (N, input); empty until a probe runs.
+    let probeInput = FloatBuffer(count: 0)
     private(set) var reservedBatch = 0
 
     /// Builds the network and initializes its weights from `seed` (weights drawn in layer
@@ -51,6 +58,7 @@ public final class Network {
         var units: [Unit] = []
         var layers: [Layer] = []
         var bns: [(String, BatchNormLayer)] = []
+        var sites: [(layer: Int, site: ActivationSite)] = []
         var counters: [String: Int] = [:]
         var shape = inputShape
         // (layer, fan in, fan out) of weights to initialize, in order.
@@ -133,7 +141,11 @@ public final class Network {
                 if let bn = layers.last as? BatchNormLayer, bn.activation == .identity,
                    case .batchNorm = units.last?.spec {
                     bn.activation = a
+                    sites.append((layers.count - 1, ActivationSite(
+                        name: name, activation: a, source: bn.name, afterBatchNorm: true, shape: shape)))
                 } else {
+                    sites.append((layers.count, ActivationSite(
+                        name: name, activation: a, source: units.last?.name ?? "input", afterBatchNorm: false, shape: shape)))
                     layers.append(ActivationLayer(a, count: count))
                 }
             case .batchNorm(let center, let scale):
@@ -152,6 +164,7 @@ public final class Network {
         self.units = units
         self.layers = layers
         self.batchNormLayers = bns
+        self.sites = sites
         outputCount = shape[0]
         store.allocate()
         var rng = SeededGenerator(seed: seed)

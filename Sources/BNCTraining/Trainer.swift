@@ -52,6 +52,8 @@ public final class Trainer {
     let optimizer: Optimizer
     /// Epochs completed.
     public internal(set) var epochsCompleted = 0
+    /// Called after every step when set (recording for reports); nil costs nothing.
+    public var observer: (any TrainingObserver)?
 
     private let x = FloatBuffer(count: 0)
     private let dOutput = FloatBuffer(count: 0)
@@ -100,18 +102,17 @@ public final class Trainer {
         for i in 0..<data.count { order[i] = i }
         shuffle.shuffle(&order)
         let b = options.batchSize
-        var starts = Array(stride(from: 0, to: data.count, by: b))
-        if let last = starts.last, data.count - last == 1, !network.batchNormLayers.isEmpty, starts.count > 1 {
-            starts.removeLast()
-        }
+        let starts = batchStarts(data.count)
         let clock = ContinuousClock()
         let start = clock.now
         var totalLoss = 0.0, samples = 0
         for (step, s) in starts.enumerated() {
             let indices = order[s..<min(s + b, data.count)]
             let n = indices.count
-            totalLoss += try trainStep(data, indices)
+            let loss = try trainStep(data, indices)
+            totalLoss += loss
             samples += n
+            if let observer { try observer.trainer(self, didFinishStep: optimizer.step, batchLoss: loss / Double(n)) }
             if let progress {
                 let elapsed = clock.now - start
                 progress(StepProgress(epoch: epoch, step: step + 1, steps: starts.count, samples: samples,
@@ -121,6 +122,20 @@ public final class Trainer {
         epochsCompleted += 1
         return samples > 0 ? totalLoss / Double(samples) : 0
     }
+
+    /// The first position (in the epoch's shuffled order) of each batch of an epoch over
+    /// `count` examples.
+    func batchStarts(_ count: Int) -> [Int] {
+        var starts = Array(stride(from: 0, to: count, by: options.batchSize))
+        if let last = starts.last, count - last == 1, !network.batchNormLayers.isEmpty, starts.count > 1 {
+            starts.removeLast()
+        }
+        return starts
+    }
+
+    /// Optimizer steps in one epoch over `count` examples (a last batch of one is skipped
+    /// when the network has BN).
+    public func stepsPerEpoch(examples count: Int) -> Int { batchStarts(count).count }
 
     /// One optimizer step on the examples at `indices`; returns the SUM of their losses.
     func trainStep(_ data: Examples, _ indices: ArraySlice<Int>) throws(TrainingError) -> Double {

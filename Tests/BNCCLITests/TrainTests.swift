@@ -1,3 +1,4 @@
+import BNCData
 import BNCGraph
 import BNCModelFile
 import Foundation
@@ -39,6 +40,34 @@ import Testing
         #expect(model.graph.nodes.filter { $0.opType == "BatchNormalization" }.count == 8)
     }
 
+    @Test func savedStatisticsArePopulationByDefaultAndMovingOnRequest() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["train", "--dataset", "toy", "--epochs", "2", "--seed", "3"]
+        let exact = try CLIRunner.run(common + ["-o", "p.pb"], in: dir)
+        #expect(exact.status == 0, "\(exact.stderr)")
+        #expect(exact.stdout.contains("BN statistics: exact over the 500 training examples"))
+        let moving = try CLIRunner.run(common + ["--bn-statistics", "moving", "-o", "m.pb"], in: dir)
+        #expect(moving.status == 0, "\(moving.stderr)")
+        #expect(!moving.stdout.contains("BN statistics"))
+        let p = try ModelFile.load(path: dir.appendingPathComponent("p.pb").path)
+        let m = try ModelFile.load(path: dir.appendingPathComponent("m.pb").path)
+        #expect(p[metadata: MetadataKey.bnStatistics]?.hasPrefix("population") == true)
+        #expect(m[metadata: MetadataKey.bnStatistics] == "moving average")
+        // Same training, only the statistics differ: weights equal, bn1 (on the raw input x)
+        // holds the exact mean and biased variance of the 500 training x.
+        #expect(p.graph.initializer(named: "dense1.weight") == m.graph.initializer(named: "dense1.weight"))
+        let x = ToyRegression.generate(count: 500, seed: 3).x.map(Double.init)
+        let mean = x.reduce(0, +) / 500
+        let variance = x.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 500
+        let stored = try #require(p.graph.initializer(named: "bn1.mean")?.floats?.first)
+        let storedVariance = try #require(p.graph.initializer(named: "bn1.var")?.floats?.first)
+        #expect(abs(Double(stored) - mean) < 1e-5 * max(1, abs(mean)))
+        #expect(abs(Double(storedVariance) - variance) < 1e-5 * variance)
+        let movingMean = try #require(m.graph.initializer(named: "bn1.mean")?.floats?.first)
+        #expect(movingMean != stored)
+    }
+
     @Test func resumeRefusesOtherSettingsAndMissingCheckpoints() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -71,7 +100,7 @@ import Testing
     @Test func calibrateReportsAndRewritesStatistics() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let trained = try CLIRunner.run(["train", "--dataset", "toy", "--epochs", "4", "-o", "t.pb"], in: dir)
+        let trained = try CLIRunner.run(["train", "--dataset", "toy", "--epochs", "4", "--bn-statistics", "moving", "-o", "t.pb"], in: dir)
         #expect(trained.status == 0, "\(trained.stderr)")
         let before = try ModelFile.load(path: dir.appendingPathComponent("t.pb").path)
         let r = try CLIRunner.run(["calibrate", "t.pb", "-o", "c.pb"], in: dir)
@@ -81,7 +110,7 @@ import Testing
         let after = try ModelFile.load(path: dir.appendingPathComponent("c.pb").path)
         #expect(after.graph.initializer(named: "bn1.mean") != before.graph.initializer(named: "bn1.mean"))
         #expect(after.graph.initializer(named: "dense1.weight") == before.graph.initializer(named: "dense1.weight"))
-        #expect(after[metadata: "bnc.calibrated"] != nil)
+        #expect(after[metadata: MetadataKey.bnStatistics]?.hasPrefix("population") == true)
         // bn1 normalizes the raw input x: its exact mean is the mean of the 500 training x.
         let mean = after.graph.initializer(named: "bn1.mean")!.floats![0]
         #expect(mean > 0.5 && mean < 2.5, "mean of x uniform on [−7, 10] ≈ 1.5, got \(mean)")

@@ -158,6 +158,13 @@ struct BatchNormTests {
                     }
                 }
                 #expect(maxError(y, ref) < 1e-5, "\(activation) spatial \(spatial)")
+                // In place (the runtime reuses buffers): the same values.
+                var inPlace = Array(x[0..<count])
+                inPlace.withUnsafeMutableBufferPointer { p in
+                    BatchNorm.affine(p.baseAddress!, batch: n, channels: c, spatial: spatial, a: a, b: b,
+                                     activation: activation, into: p.baseAddress!)
+                }
+                #expect(inPlace == y, "in place, \(activation) spatial \(spatial)")
             }
         }
     }

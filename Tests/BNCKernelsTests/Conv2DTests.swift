@@ -107,6 +107,25 @@ struct Conv2DTests {
         #expect(maxError(db, dbRef) < 1e-5, "db \(t)")
     }
 
+    /// The fused activation equals the activation applied to the plain output.
+    @Test(arguments: [Activation.relu, .sigmoid, .tanh])
+    func fusedActivationMatchesASeparatePass(_ act: Activation) throws {
+        for t in [Self.cases[0], Self.cases[3], Self.cases[8]] {
+            let g = try geometry(t)
+            var rng = TestRandom(UInt64(t.c * 7 + t.m))
+            let x = rng.floats(t.n * t.c * t.h * t.w), wt = rng.floats(g.weightCount), b = rng.floats(t.m)
+            let outCount = t.n * t.m * g.outSpatial
+            var scratch = [Float](repeating: .nan, count: g.forwardScratchCount)
+            var plain = [Float](repeating: .nan, count: outCount), fused = plain
+            b.withUnsafeBufferPointer { bp in
+                let bias = t.bias ? bp.baseAddress : nil
+                Conv2D.forward(g, batch: t.n, input: x, weight: wt, bias: bias, output: &plain, scratch: &scratch)
+                Conv2D.forward(g, batch: t.n, input: x, weight: wt, bias: bias, activation: act, output: &fused, scratch: &scratch)
+            }
+            #expect(fused == plain.map(act.apply), "\(act) \(t)")
+        }
+    }
+
     @Test func geometryOutputSizesAndErrors() throws {
         let g = try ConvGeometry(inChannels: 1, height: 28, width: 28, outChannels: 32, kernelHeight: 3, kernelWidth: 3,
                                  pads: (1, 1, 1, 1))

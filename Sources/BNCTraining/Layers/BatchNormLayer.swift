@@ -115,6 +115,29 @@ final class BatchNormLayer: Layer {
         return output.pointer
     }
 
+    /// Normalizes x with its own batch statistics, as in training, without touching the
+    /// moving statistics (for `Network.probeActivationInputs`); `visit` sees γ·x̂ + β
+    /// (N, C·S) before the fused activation. Overwrites the buffers the next training
+    /// forward rewrites anyway.
+    func probeForward(
+        _ x: UnsafeMutablePointer<Float>, batch: Int, visit: (UnsafeBufferPointer<Float>) -> Void
+    ) throws(TrainingError) -> UnsafeMutablePointer<Float> {
+        let m = batch * spatial
+        guard m >= 2 else {
+            throw TrainingError(place: "layer '\(name)' (BatchNormalization)",
+                                problem: "a probe batch with \(m) value per channel has no variance")
+        }
+        BatchNorm.trainingForward(
+            x, batch: batch, channels: channels, spatial: spatial, scale: scale.map { UnsafePointer(store.pointer($0)) },
+            shift: shift.map { UnsafePointer(store.pointer($0)) }, epsilon: settings.epsilon, activation: .identity,
+            mean: batchMean.pointer, variance: batchVariance.pointer, invStd: invStd.pointer,
+            normalized: normalized.pointer, output: output.pointer)
+        let count = batch * outputCount
+        visit(UnsafeBufferPointer(start: output.pointer, count: count))
+        activation.forward(output.pointer, output.pointer, count: count)
+        return output.pointer
+    }
+
     /// a, b of y = x·a + b from the moving statistics (Double, rounded once), as the runtime
     /// computes them for the exported BatchNormalization node.
     func prepareInference() {
