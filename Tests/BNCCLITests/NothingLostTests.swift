@@ -56,7 +56,7 @@ import Glibc
         // (the stdout text to wait for, or nil: kill at once) and the delay after it, µs.
         var points: [(String?, UInt32)] = [(nil, 0)]
         for epoch in 1...Self.trainEpochs { points.append(("epoch \(epoch)/\(Self.trainEpochs) ", UInt32(epoch % 4) * 500)) }
-        points.append(("test loss", 0))
+        points.append(("→", 0))  // the last line, printed after the model is saved
         var resumed = 0
         for (k, (marker, delay)) in points.enumerated() {
             f.remove("run.pb.ckpt")
