@@ -103,5 +103,6 @@ struct ChildProcess {
 
     /// Whether this test process runs under a sanitizer (its runtime is linked in), where
     /// memory limits do not apply: address and thread sanitizers reserve terabytes.
-    static let sanitized: Bool = dlsym(nil, "__asan_init") != nil || dlsym(nil, "__tsan_init") != nil
+    static let sanitized: Bool = dlsym(nil, "__asan_init") != nil || threadSanitized
+    static let threadSanitized: Bool = dlsym(nil, "__tsan_init") != nil
 }

@@ -35,7 +35,7 @@ import Glibc
 
     /// Kill points. Training: at start, then as each of its 20 epochs is reported (the
     /// checkpoint of that epoch is written right after the line), with 0–1.5 ms of delay
-    /// so that kills land before, inside and after the write; then on the final report.
+    /// so that kills land before, inside and after the write; then on the last line.
     /// Fold prints nothing until it is done, so its kills are spread over an uninterrupted
     /// run's duration instead.
     static let trainEpochs = 20
@@ -56,7 +56,7 @@ import Glibc
         // (the stdout text to wait for, or nil: kill at once) and the delay after it, µs.
         var points: [(String?, UInt32)] = [(nil, 0)]
         for epoch in 1...Self.trainEpochs { points.append(("epoch \(epoch)/\(Self.trainEpochs) ", UInt32(epoch % 4) * 500)) }
-        points.append(("→", 0))  // the last line, printed after the model is saved
+        points.append((" → ", 0))  // the last line, printed once the model is written
         var resumed = 0
         for (k, (marker, delay)) in points.enumerated() {
             f.remove("run.pb.ckpt")
@@ -162,7 +162,8 @@ import Glibc
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)", sourceLocation: sourceLocation)
     }
 
-    @Test func fileSizeLimitLeavesThePreviousFileAndNoTemporaryOne() throws {
+    @Test(.disabled(if: ChildProcess.threadSanitized, "ThreadSanitizer's runtime dies of SIGBUS under a file size limit"))
+    func fileSizeLimitLeavesThePreviousFileAndNoTemporaryOne() throws {
         let f = try Folder()
         defer { f.cleanUp() }
         let (previous, fold) = try foldSetup(f)

@@ -41,6 +41,26 @@ import Testing
         #expect(loaded.graph.inputs[0] == model.graph.inputs[0])
     }
 
+    /// The second find (model-crash-047697bc…): a BatchNormalization epsilon of 0xFFFFC5AC, a
+    /// NaN. The file round-trips exactly; the harness compared nodes with `==`, under which a
+    /// NaN is not equal to itself, and now compares attribute bits.
+    @Test func nanAttributeKeepsItsBits() throws {
+        let input = try #require(Self.inputs.first { $0.lastPathComponent.hasPrefix("model-crash-047697bc") })
+        let model = try ModelFile.decode(Array(try Data(contentsOf: input)))
+        let bn = try #require(model.graph.nodes.first { $0.opType == "BatchNormalization" })
+        guard case .float(let epsilon)? = bn.attribute("epsilon")?.value else {
+            Issue.record("no float epsilon")
+            return
+        }
+        #expect(epsilon.isNaN && epsilon.bitPattern == 0xFFFF_C5AC)
+        let again = try ModelFile.decode(ModelFile.encode(model))
+        guard case .float(let back)? = again.graph.nodes.first(where: { $0.opType == "BatchNormalization" })?.attribute("epsilon")?.value else {
+            Issue.record("epsilon lost")
+            return
+        }
+        #expect(back.bitPattern == epsilon.bitPattern)
+    }
+
     @Test func attributeWithTwoValuesIsRefused() {
         var m = WireWriter()
         m.int(1, 8)
