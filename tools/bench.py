@@ -180,7 +180,7 @@ def report(b: Bench) -> str:
                f"{' (kept for bnc)' if meta.get('keep_blas_env') else ' (removed for bnc: OpenBLAS picks its own kernels)'}")
     out.append(f"references: {meta['references']}")
     out.append("")
-    out.append("1. Training on Fashion-MNIST (samples/s of each epoch after the first; median, min–max; accuracy = test set, last epoch)")
+    out.append("1. Training on Fashion-MNIST (samples/s of each epoch after the first; median, min–max; accuracy = test set after each epoch, moving BN statistics)")
     targets = {("MLP-BN sigmoid SGD 0.01", 60): 3.0, ("MLP-BN sigmoid SGD 0.01", 128): 2.0, ("CNN-BN ReLU Adam 1e-3", 128): 1.0}
     for row in R["training"]:
         bs = [v for run_ in row["bnc"] for v in run_["samples_per_second"][1:]]
