@@ -155,20 +155,9 @@ extension Train {
             printEpoch(label: label, epoch: epoch, trainLoss: trainLoss, validation: val, test: epochTest, seconds: seconds)
         }
         trainer.observer = nil
-        // As in Train.run (a plain run must write the same bytes): the inference statistics,
-        // exact population ones by default, then the test and the metadata.
-        var movingTest: Evaluation?
-        if bnStatistics == .population && network.hasBatchNorm {
-            movingTest = try trainer.evaluate(sets.test)
-            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch)
-        }
-        let test = try trainer.evaluate(sets.test)
-        var meta = metadata(network: network, sets: sets, test: test)
-        if network.hasBatchNorm {
-            meta.append((MetadataKey.bnStatistics,
-                         movingTest == nil ? "moving average" : Train.populationStatisticsText(examples: sets.train.count)))
-        }
-        try ModelFile.save(ModelExport.model(network, metadata: meta), to: modelPath)
+        // The same final model as a plain run (same bytes).
+        let (model, test, movingTest) = try finalModel(network, trainer, sets)
+        try ModelFile.save(model, to: modelPath)
         run.test = TestMetrics(loss: finite(test.loss), accuracy: test.accuracy)
         run.test?.movingAverageLoss = movingTest.flatMap { finite($0.loss) }
         run.test?.movingAverageAccuracy = movingTest?.accuracy

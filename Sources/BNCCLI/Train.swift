@@ -285,20 +285,7 @@ struct Train: ParsableCommand {
                                to: checkpointPath)
             if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
         }
-        // Inference statistics: keep the moving averages, or replace them by exact population
-        // statistics under the final weights (reported against the moving-average result).
-        var movingTest: Evaluation?
-        if bnStatistics == .population && network.hasBatchNorm {
-            movingTest = try trainer.evaluate(sets.test)
-            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch)
-        }
-        let test = try trainer.evaluate(sets.test)
-        var meta = metadata(network: network, sets: sets, test: test)
-        if network.hasBatchNorm {
-            meta.append((MetadataKey.bnStatistics,
-                         movingTest == nil ? "moving average" : Train.populationStatisticsText(examples: sets.train.count)))
-        }
-        let model = ModelExport.model(network, metadata: meta)
+        let (model, test, movingTest) = try finalModel(network, trainer, sets)
         try ModelFile.save(model, to: output)
         try? FileManager.default.removeItem(atPath: checkpointPath)
         if json {
@@ -318,6 +305,26 @@ struct Train: ParsableCommand {
             }
             print(Train.describe(test, as: "test").dropFirst(2) + "  → \(output)")
         }
+    }
+
+    /// The model a finished run saves, its test result, and the test result with the moving
+    /// averages when they were replaced: keeps the moving BN statistics, or replaces them by
+    /// exact population statistics under the final weights (`--bn-statistics`), then records
+    /// the choice in the metadata. Shared by plain and `--compare` runs, which must write the
+    /// same bytes.
+    func finalModel(_ network: Network, _ trainer: Trainer, _ sets: DataSets) throws -> (Model, Evaluation, Evaluation?) {
+        var movingTest: Evaluation?
+        if bnStatistics == .population && network.hasBatchNorm {
+            movingTest = try trainer.evaluate(sets.test)
+            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch)
+        }
+        let test = try trainer.evaluate(sets.test)
+        var meta = metadata(network: network, sets: sets, test: test)
+        if network.hasBatchNorm {
+            meta.append((MetadataKey.bnStatistics,
+                         movingTest == nil ? "moving average" : Train.populationStatisticsText(examples: sets.train.count)))
+        }
+        return (ModelExport.model(network, metadata: meta), test, movingTest)
     }
 
     /// Examples per forward pass when computing population statistics (any size gives the
