@@ -12,10 +12,12 @@ import Glibc
 /// not split again (use `GEMM.multiplySerial`).
 ///
 /// Slice 0 runs on the calling thread and slice 1 on `SliceWorker`, one persistent thread
-/// that spins briefly between jobs: a fork/join costs about a microsecond, so even the small
-/// kernels of a training step (tens of microseconds) gain from the second core. (Dispatch's
-/// `concurrentPerform` was measured to run both halves on the caller for jobs under ≈ 50 µs
-/// and to add ≈ 20 µs above that.)
+/// that spins briefly between jobs, so even the small kernels of a training step (a few
+/// microseconds) gain from the second core. Measured on the 2-core bench machine, two slices
+/// of 4 µs each: 2.5 µs per call (one thread: 4.1 µs; Dispatch's `concurrentPerform`, used
+/// before: 6.4–7.9 µs); slices of 16 µs: 8.6 µs (one thread 16.1, Dispatch 19–20); an empty
+/// call 0.1–0.15 µs. When other processes keep the other core busy, calls run on one thread
+/// (4.0 µs; spinning there measured twice as slow as one thread).
 public enum Parallel {
     /// Number of slices work is cut into.
     public static let ways = 2
@@ -96,6 +98,18 @@ final class SliceWorker: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     /// The current job; written by the owner before `posted`, read by the worker after it.
     nonisolated(unsafe) private var job: UncheckedBox<(Int) -> Void>?
+    /// Whether, at the last look at the machine's load, other processes kept every core but
+    /// the caller's busy: the worker would then time-share a core, and the owner waiting for
+    /// it is slower than running both slices alone (measured: twice as slow as alone with one
+    /// busy process on two cores). Touched only by the owner.
+    nonisolated(unsafe) private var contended = false
+    /// When (CLOCK_MONOTONIC) the owner next looks at the load.
+    nonisolated(unsafe) private var nextLoadCheck: UInt64 = 0
+    static let loadCheckNanoseconds: UInt64 = 50_000_000
+    /// Off in tests that must exercise the worker on a loaded machine.
+    nonisolated(unsafe) static var checksLoad = true
+    /// Online processors.
+    static let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// Whether the thread runs (set once, in init, before it starts).
     private var workerStarted = false
 
@@ -120,6 +134,17 @@ final class SliceWorker: @unchecked Sendable {
         guard workerStarted, owner.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             return false
         }
+        let now = SliceWorker.monotonicNanoseconds()
+        if now >= nextLoadCheck && SliceWorker.checksLoad {
+            nextLoadCheck = now &+ SliceWorker.loadCheckNanoseconds
+            let workerRunnable = !sleeping.load(ordering: .relaxed)
+            let others = SliceWorker.runnableThreads() - 1 - (workerRunnable ? 1 : 0)
+            contended = others >= SliceWorker.cores - 1
+        }
+        if contended {
+            owner.store(false, ordering: .releasing)
+            return false
+        }
         job = body
         let number = posted.add(1, ordering: .sequentiallyConsistent).newValue
         if sleeping.exchange(false, ordering: .sequentiallyConsistent) { wake.signal() }
@@ -139,16 +164,39 @@ final class SliceWorker: @unchecked Sendable {
         return true
     }
 
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+
+    /// Threads runnable on the machine now, this one included (the fourth field of
+    /// /proc/loadavg, "runnable/total"); 0 when it cannot be read.
+    static func runnableThreads() -> Int {
+        let fd = open("/proc/loadavg", O_RDONLY)
+        if fd < 0 { return 0 }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 128)
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count <= 0 { return 0 }
+        // "0.50 1.36 1.44 3/103 14300": the digits before the slash.
+        guard let slash = bytes[0..<count].firstIndex(of: UInt8(ascii: "/")) else { return 0 }
+        var start = slash
+        while start > 0 && bytes[start - 1] >= UInt8(ascii: "0") && bytes[start - 1] <= UInt8(ascii: "9") { start -= 1 }
+        var value = 0
+        for digit in bytes[start..<slash] { value = value * 10 + Int(digit - UInt8(ascii: "0")) }
+        return value
+    }
+
     private func loop() -> Never {
         var done: UInt64 = 0
         while true {
             // Spin for the next job, then sleep.
-            var start = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &start)
+            var start = SliceWorker.monotonicNanoseconds()
             var spins = 0
             while posted.load(ordering: .acquiring) == done {
                 spins += 1
-                if spins & 1023 == 0 && nanoseconds(since: start) > SliceWorker.spinNanoseconds {
+                if spins & 1023 == 0 && SliceWorker.monotonicNanoseconds() &- start > SliceWorker.spinNanoseconds {
                     sleeping.store(true, ordering: .sequentiallyConsistent)
                     if posted.load(ordering: .sequentiallyConsistent) != done {
                         // A job came in meanwhile: if its owner already saw `sleeping`, it
@@ -157,7 +205,7 @@ final class SliceWorker: @unchecked Sendable {
                         break
                     }
                     wake.wait()
-                    clock_gettime(CLOCK_MONOTONIC, &start)
+                    start = SliceWorker.monotonicNanoseconds()
                     spins = 0
                 }
             }
@@ -168,11 +216,5 @@ final class SliceWorker: @unchecked Sendable {
                 finished.store(done, ordering: .releasing)
             }
         }
-    }
-
-    private func nanoseconds(since start: timespec) -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(max(0, (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)))
     }
 }
