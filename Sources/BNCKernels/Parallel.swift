@@ -106,14 +106,17 @@ final class SliceWorker: @unchecked Sendable {
     /// When (CLOCK_MONOTONIC) the owner next looks at the load.
     nonisolated(unsafe) private var nextLoadCheck: UInt64 = 0
     static let loadCheckNanoseconds: UInt64 = 50_000_000
-    /// Off in tests that must exercise the worker on a loaded machine.
-    nonisolated(unsafe) static var checksLoad = true
+    /// Whether callers fall back to one thread under load (off for tests' own workers, which
+    /// must exercise the worker on a loaded machine).
+    let checksLoad: Bool
     /// Online processors.
     static let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     /// Whether the thread runs (set once, in init, before it starts).
     private var workerStarted = false
 
-    private init() {
+    /// The shared worker is `shared`; tests make their own.
+    init(checksLoad: Bool = true) {
+        self.checksLoad = checksLoad
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(&thread, nil, { context in
@@ -135,7 +138,7 @@ final class SliceWorker: @unchecked Sendable {
             return false
         }
         let now = SliceWorker.monotonicNanoseconds()
-        if now >= nextLoadCheck && SliceWorker.checksLoad {
+        if checksLoad && now >= nextLoadCheck {
             nextLoadCheck = now &+ SliceWorker.loadCheckNanoseconds
             let workerRunnable = !sleeping.load(ordering: .relaxed)
             let others = SliceWorker.runnableThreads() - 1 - (workerRunnable ? 1 : 0)
