@@ -261,7 +261,7 @@ def report(b: Bench) -> str:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--data", default=DATA)
     p.add_argument("--keep-blas-env", action="store_true")
     p.add_argument("--json", default=None, help="where to write every figure (default bench-results/bench-DATE.json)")

@@ -103,6 +103,8 @@ final class SliceWorker: @unchecked Sendable {
     /// it is slower than running both slices alone (measured: twice as slow as alone with one
     /// busy process on two cores). Touched only by the owner.
     nonisolated(unsafe) private var contended = false
+    /// Whether the last look at the load found the cores busy.
+    nonisolated(unsafe) private var lastLookBusy = false
     /// When (CLOCK_MONOTONIC) the owner next looks at the load.
     nonisolated(unsafe) private var nextLoadCheck: UInt64 = 0
     static let loadCheckNanoseconds: UInt64 = 50_000_000
@@ -141,8 +143,15 @@ final class SliceWorker: @unchecked Sendable {
         if checksLoad && now >= nextLoadCheck {
             nextLoadCheck = now &+ SliceWorker.loadCheckNanoseconds
             let workerRunnable = !sleeping.load(ordering: .relaxed)
-            let others = SliceWorker.runnableThreads() - 1 - (workerRunnable ? 1 : 0)
-            contended = others >= SliceWorker.cores - 1
+            // Briefly runnable kernel threads show up too: contended only when 4 reads agree.
+            var runnable = Int.max
+            for _ in 0..<4 where runnable - 1 - (workerRunnable ? 1 : 0) >= SliceWorker.cores - 1 {
+                runnable = min(runnable, SliceWorker.runnableThreads())
+            }
+            // ... and two looks 50 ms apart.
+            let busy = runnable - 1 - (workerRunnable ? 1 : 0) >= SliceWorker.cores - 1
+            contended = busy && lastLookBusy
+            lastLookBusy = busy
         }
         if contended {
             owner.store(false, ordering: .releasing)
