@@ -131,7 +131,7 @@ extension Train {
         let recorder = ActivationRecorder(network: network, probe: probe, totalSteps: total)
         try recorder.record(step: 0)
         trainer.observer = recorder
-        var run = RunMetrics(label: label, batchNorm: network.units.contains { if case .batchNorm = $0.spec { true } else { false } })
+        var run = RunMetrics(label: label, batchNorm: network.hasBatchNorm)
         run.arch = ArchitectureSpec.text(network.units.map(\.spec))
         run.parameters = network.parameterCount
         run.activations = network.activationSites.map {
@@ -140,19 +140,15 @@ extension Train {
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
         while trainer.epochsCompleted < resolvedEpochs {
-            let epoch = trainer.epochsCompleted + 1
-            let start = ContinuousClock.now
-            let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
-            let seconds = (ContinuousClock.now - start).seconds
-            let val = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
-            let epochTest = testEveryEpoch ? try trainer.evaluate(sets.test) : nil
-            progress.finish()
-            var figures = EpochMetrics(epoch: epoch, trainLoss: finite(trainLoss), validationLoss: val.flatMap { finite($0.loss) },
-                                       validationAccuracy: val?.accuracy, seconds: seconds)
-            figures.testLoss = epochTest.flatMap { finite($0.loss) }
-            figures.testAccuracy = epochTest?.accuracy
+            let e = try runEpoch(trainer, sets, progress)
+            var figures = EpochMetrics(epoch: e.epoch, trainLoss: finite(e.trainLoss),
+                                       validationLoss: e.validation.flatMap { finite($0.loss) },
+                                       validationAccuracy: e.validation?.accuracy, seconds: e.seconds)
+            figures.testLoss = e.test.flatMap { finite($0.loss) }
+            figures.testAccuracy = e.test?.accuracy
             run.epochs.append(figures)
-            printEpoch(label: label, epoch: epoch, trainLoss: trainLoss, validation: val, test: epochTest, seconds: seconds)
+            printEpoch(label: label, epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test,
+                       seconds: e.seconds)
         }
         trainer.observer = nil
         // The same final model as a plain run (same bytes).
@@ -183,15 +179,7 @@ extension Train {
             var fields: [(String, String)] = [
                 ("event", "\"epoch\""), ("run", jsonString(label)), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
                 ("train_loss", jsonNumber(trainLoss)),
-            ]
-            if let validation {
-                fields.append(("val_loss", jsonNumber(validation.loss)))
-                if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
-            }
-            if let test {
-                fields.append(("test_loss", jsonNumber(test.loss)))
-                if let a = test.accuracy { fields.append(("test_accuracy", jsonNumber(a))) }
-            }
+            ] + Train.evaluationFields(validation: validation, test: test)
             fields.append(("seconds", jsonNumber(seconds)))
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {

@@ -273,14 +273,9 @@ struct Train: ParsableCommand {
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
         while trainer.epochsCompleted < resolvedEpochs {
-            let epoch = trainer.epochsCompleted + 1
-            let start = ContinuousClock.now
-            let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
-            let seconds = (ContinuousClock.now - start).seconds
-            let val = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
-            let test = testEveryEpoch ? try trainer.evaluate(sets.test) : nil
-            progress.finish()
-            report(epoch: epoch, trainLoss: trainLoss, validation: val, test: test, seconds: seconds, samples: sets.train.count)
+            let e = try runEpoch(trainer, sets, progress)
+            report(epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test, seconds: e.seconds,
+                   samples: sets.train.count)
             try ModelFile.save(Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil)),
                                to: checkpointPath)
             if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
@@ -305,6 +300,44 @@ struct Train: ParsableCommand {
             }
             print(Train.describe(test, as: "test").dropFirst(2) + "  → \(output)")
         }
+    }
+
+    /// One epoch's figures (see `runEpoch`).
+    struct EpochOutcome {
+        var epoch: Int
+        var trainLoss: Double
+        var seconds: Double
+        var validation: Evaluation?
+        /// The test set after the epoch; only with `--test-every-epoch`.
+        var test: Evaluation?
+    }
+
+    /// Trains the next epoch (timed, with the progress bar), then evaluates the validation set
+    /// and, with `--test-every-epoch`, the test set. Shared by plain and `--compare` runs.
+    func runEpoch(_ trainer: Trainer, _ sets: DataSets, _ progress: Progress) throws -> EpochOutcome {
+        let epoch = trainer.epochsCompleted + 1
+        let start = ContinuousClock.now
+        let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
+        let seconds = (ContinuousClock.now - start).seconds
+        let validation = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
+        let test = testEveryEpoch ? try trainer.evaluate(sets.test) : nil
+        progress.finish()
+        return EpochOutcome(epoch: epoch, trainLoss: trainLoss, seconds: seconds, validation: validation, test: test)
+    }
+
+    /// JSON fields of an epoch's validation and test results (`val_loss`, `val_accuracy`,
+    /// `test_loss`, `test_accuracy`; absent ones left out).
+    static func evaluationFields(validation: Evaluation?, test: Evaluation?) -> [(String, String)] {
+        var fields: [(String, String)] = []
+        if let validation {
+            fields.append(("val_loss", jsonNumber(validation.loss)))
+            if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
+        }
+        if let test {
+            fields.append(("test_loss", jsonNumber(test.loss)))
+            if let a = test.accuracy { fields.append(("test_accuracy", jsonNumber(a))) }
+        }
+        return fields
     }
 
     /// The model a finished run saves, its test result, and the test result with the moving
@@ -407,15 +440,7 @@ struct Train: ParsableCommand {
             var fields: [(String, String)] = [
                 ("event", "\"epoch\""), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
                 ("train_loss", jsonNumber(trainLoss)),
-            ]
-            if let validation {
-                fields.append(("val_loss", jsonNumber(validation.loss)))
-                if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
-            }
-            if let test {
-                fields.append(("test_loss", jsonNumber(test.loss)))
-                if let a = test.accuracy { fields.append(("test_accuracy", jsonNumber(a))) }
-            }
+            ] + Train.evaluationFields(validation: validation, test: test)
             fields += [("seconds", jsonNumber(seconds)), ("samples_per_second", jsonNumber(rate))]
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {
