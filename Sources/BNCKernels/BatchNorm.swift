@@ -28,12 +28,13 @@ public enum BatchNorm {
         }
     }
 
-    /// y[n, c, s] = act(x[n, c, s]·a[c] + b[c]). In-place allowed (y == x).
+    /// y[n, c, s] = act(x[n, c, s]·a[c] + b[c]). In-place allowed (y == x). Large spatial
+    /// batches split their samples over the cores unless `parallel` is false.
     @inlinable
     public static func affine(
         _ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial s: Int,
         a: UnsafePointer<Float>, b: UnsafePointer<Float>, activation: Activation = .identity,
-        into y: UnsafeMutablePointer<Float>
+        into y: UnsafeMutablePointer<Float>, parallel: Bool = true
     ) {
         if s == 1 {
             if UnsafePointer(y) == x {
@@ -59,7 +60,7 @@ public enum BatchNorm {
             }
             return
         }
-        let split = n * s * channels >= BatchNorm.parallelThreshold
+        let split = parallel && n * s * channels >= BatchNorm.parallelThreshold
         Parallel.forEachSlice(split) { slice in
         let samples = split ? Parallel.range(slice, of: n) : (slice == 0 ? 0..<n : 0..<0)
         for i in samples {

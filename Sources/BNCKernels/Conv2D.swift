@@ -70,7 +70,14 @@ public struct ConvGeometry: Equatable, Sendable {
     }
 
     /// Floats of scratch `Conv2D.forward` needs.
-    public var forwardScratchCount: Int { Parallel.ways * columnRows * outSpatial }
+    public var forwardScratchCount: Int { forwardScratchCount(pooled: false) }
+    /// Floats of scratch `Conv2D.forward` needs, with a fused pooling or without.
+    public func forwardScratchCount(pooled: Bool) -> Int { Parallel.ways * forwardScratchPerSlice(pooled: pooled) }
+    /// One core's part of the forward scratch: the im2col columns, and with pooling the
+    /// product before it is pooled (M, oH·oW).
+    public func forwardScratchPerSlice(pooled: Bool) -> Int {
+        columnRows * outSpatial + (pooled ? outChannels * outSpatial : 0)
+    }
     /// Floats of scratch `Conv2D.backward` needs (column buffers and per-slice weight gradients).
     public var backwardScratchCount: Int { Parallel.ways * (2 * columnRows * outSpatial + weightCount + outChannels) }
 }
@@ -146,13 +153,13 @@ public enum Conv2D {
         let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
         let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
         guard yHi > yLo, hi > lo else {
-            out.update(repeating: 0, count: oH * W)
+            fill(out, count: oH * W)
             return
         }
-        if yLo > 0 { out.update(repeating: 0, count: yLo * W) }
+        if yLo > 0 { fill(out, count: yLo * W) }
         // Out indices [yLo·W + lo, (yHi − 1)·W + hi): every source index lies in the plane.
         let first = yLo * W + lo, end = (yHi - 1) * W + hi
-        out.advanced(by: first).update(from: plane + (first + offY * W + offX), count: end - first)
+        copy(plane + (first + offY * W + offX), to: out + first, count: end - first)
         if lo > 0 || hi < W {
             for oy in yLo..<yHi {
                 let r = out + oy * W
@@ -160,7 +167,37 @@ public enum Conv2D {
                 for ox in hi..<W { r[ox] = 0 }
             }
         }
-        if yHi < oH { out.advanced(by: yHi * W).update(repeating: 0, count: (oH - yHi) * W) }
+        if yHi < oH { fill(out + yHi * W, count: (oH - yHi) * W) }
+    }
+
+    /// dst[0..<count] = src[0..<count] in 16-float vectors. im2col copies a few hundred
+    /// floats at a time, hundreds of times per sample: inline vector moves instead of a
+    /// `memmove` call each (which took a third of im2col's time).
+    @inline(__always)
+    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        var i = 0
+        while i &+ 16 <= count {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self), toByteOffset: i &* 4, as: SIMD16<Float>.self)
+            i &+= 16
+        }
+        if i &+ 8 <= count {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < count { dst[i] = src[i]; i &+= 1 }
+    }
+
+    /// dst[0..<count] = 0 in 16-float vectors (see `copy`).
+    @inline(__always)
+    static func fill(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+        let d = UnsafeMutableRawPointer(dst)
+        var i = 0
+        while i &+ 16 <= count {
+            d.storeBytes(of: SIMD16<Float>(), toByteOffset: i &* 4, as: SIMD16<Float>.self)
+            i &+= 16
+        }
+        while i < count { dst[i] = 0; i &+= 1 }
     }
 
     /// dx (C, H, W) of one sample, channels of `group`, += scatter of dcol (C/G·kh·kw, oH·oW):
@@ -226,18 +263,36 @@ public enum Conv2D {
     /// `scratch` holds at least `g.forwardScratchCount` floats. Samples are split over the
     /// two cores; a single sample splits its products instead. Bias and activation are
     /// applied per sample right after its product, while its output is still in cache.
+    /// `parallel: false` keeps everything on the calling thread (for callers that already
+    /// run inside a `Parallel` slice); `scratch` then needs only
+    /// `g.forwardScratchPerSlice(pooled:)` floats.
+    ///
+    /// With `pool` (a plain 2×2 window, stride 2: `PoolGeometry.isPlain2x2`, over this
+    /// output), y receives the pooled output (N, M, oH/2, oW/2) instead: each sample's
+    /// product goes to scratch and is pooled there while in cache, then bias and activation
+    /// run on the pooled values, a quarter as many. That equals pooling act(conv + bias)
+    /// exactly when the activation is non-decreasing and exact under rounding (identity,
+    /// ReLU): max commutes with adding a per-channel constant, and rounding is monotone.
     public static func forward(
         _ g: ConvGeometry, batch n: Int, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>?, activation: Activation = .identity, output y: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
+        bias: UnsafePointer<Float>?, activation: Activation = .identity, pool: PoolGeometry? = nil,
+        output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, parallel: Bool = true
     ) {
-        let p = Pointers(x: x, w: weight, b: bias, y: y, scratch: scratch, activation: activation)
-        if n == 1 {
+        if let pool {
+            precondition(pool.isPlain2x2 && pool.channels == g.outChannels && pool.height == g.outHeight
+                         && pool.width == g.outWidth && (activation == .identity || activation == .relu),
+                         "Conv2D.forward: pooling \(pool) cannot be fused into \(g) with \(activation)")
+        }
+        let p = Pointers(x: x, w: weight, b: bias, y: y, scratch: scratch, activation: activation, pool: pool)
+        if !parallel {
+            forwardSamples(g, 0..<n, p, scratch: scratch, split: false)
+        } else if n == 1 {
             forwardSamples(g, 0..<1, p, scratch: scratch, split: true)
         } else {
+            let perSlice = g.forwardScratchPerSlice(pooled: pool != nil)
             Parallel.forEachSlice { slice in
                 let samples = Parallel.range(slice, of: n)
-                forwardSamples(g, samples, p, scratch: p.scratch + slice * g.columnRows * g.outSpatial, split: false)
+                forwardSamples(g, samples, p, scratch: p.scratch + slice * perSlice, split: false)
             }
         }
     }
@@ -246,9 +301,12 @@ public enum Conv2D {
         _ g: ConvGeometry, _ samples: Range<Int>, _ p: Pointers, scratch col: UnsafeMutablePointer<Float>, split: Bool
     ) {
         let mg = g.outChannels / g.groups, kg = g.columnRows, s = g.outSpatial
+        let pooledSpatial = p.pool.map { $0.outHeight * $0.outWidth } ?? s
         for i in samples {
             let xs = p.x + i * g.inChannels * g.inSpatial
-            let ys = p.y + i * g.outChannels * s
+            let ys = p.y + i * g.outChannels * pooledSpatial
+            // The product (M, S): the output itself, or scratch when it is pooled next.
+            let product = p.pool == nil ? ys : col + kg * s
             for grp in 0..<g.groups {
                 let colG: UnsafePointer<Float>
                 if g.isPointwise {
@@ -258,15 +316,22 @@ public enum Conv2D {
                     colG = UnsafePointer(col)
                 }
                 let wG = p.w + grp * mg * kg
-                let yG = ys + grp * mg * s
+                let yG = product + grp * mg * s
                 if split {
                     GEMM.multiply(m: mg, n: s, k: kg, a: wG, lda: kg, b: colG, ldb: s, c: yG, ldc: s)
                 } else {
                     GEMM.multiplySerial(m: mg, n: s, k: kg, a: wG, lda: kg, b: colG, ldb: s, c: yG, ldc: s)
                 }
             }
+            if let pool = p.pool {
+                for m in 0..<g.outChannels {
+                    MaxPool2D.pool2x2(product + m * s, width: g.outWidth, outHeight: pool.outHeight, outWidth: pool.outWidth,
+                                      into: ys + m * pooledSpatial)
+                }
+            }
             if p.b != nil || p.activation != .identity {
-                Elementwise.addChannelBias(ys, batch: 1, channels: g.outChannels, spatial: s, bias: p.b, activation: p.activation)
+                Elementwise.addChannelBias(ys, batch: 1, channels: g.outChannels, spatial: pooledSpatial, bias: p.b,
+                                           activation: p.activation)
             }
         }
     }
@@ -359,6 +424,7 @@ public enum Conv2D {
         let x: UnsafePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>?
         let y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
         let activation: Activation
+        let pool: PoolGeometry?
     }
 
     private struct BackwardPointers: @unchecked Sendable {

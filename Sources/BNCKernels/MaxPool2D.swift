@@ -55,21 +55,28 @@ public struct PoolGeometry: Equatable, Sendable {
         outHeight = size(paddedH, spanH, strideH, height, padTop)
         outWidth = size(paddedW, spanW, strideW, width, padLeft)
     }
+
+    /// The common 2×2 window with stride 2 and no padding whose windows all lie inside the
+    /// input: the case with a fast path (and the one `Conv2D.forward` can fuse).
+    public var isPlain2x2: Bool {
+        kernelHeight == 2 && kernelWidth == 2 && strideH == 2 && strideW == 2
+            && padTop == 0 && padLeft == 0 && dilationH == 1 && dilationW == 1
+            && 2 * outHeight <= height && 2 * outWidth <= width
+    }
 }
 
 public enum MaxPool2D {
     /// y = max over each window; `argmax` (N, C, oH, oW), when given, receives the index
     /// h·W + w within the input plane of the selected value (−1 if the window saw only padding).
+    /// Large batches split their planes over the cores unless `parallel` is false.
     public static func forward(
         _ g: PoolGeometry, batch n: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
-        argmax: UnsafeMutablePointer<Int32>?
+        argmax: UnsafeMutablePointer<Int32>?, parallel: Bool = true
     ) {
         let H = g.height, W = g.width, oH = g.outHeight, oW = g.outWidth
-        let simple = g.kernelHeight == 2 && g.kernelWidth == 2 && g.strideH == 2 && g.strideW == 2
-            && g.padTop == 0 && g.padLeft == 0 && g.dilationH == 1 && g.dilationW == 1
-            && 2 * oH <= H && 2 * oW <= W
+        let simple = g.isPlain2x2
         let planes = n * g.channels
-        let split = planes * H * W >= BatchNorm.parallelThreshold
+        let split = parallel && planes * H * W >= BatchNorm.parallelThreshold
         Parallel.forEachSlice(split) { slice in
         for plane in split ? Parallel.range(slice, of: planes) : 0..<planes {
             let xp = x + plane * H * W

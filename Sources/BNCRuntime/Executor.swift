@@ -5,9 +5,11 @@ import BNCKernels
 ///
 /// `init` compiles the graph once into a plan: shapes inferred from the graph input (its
 /// dim 0 is the batch), constants copied, BN turned into a per-channel affine (computed in
-/// Double, rounded once to Float), activations fused into the op before them, every buffer
-/// placed in one arena sized for `batchCapacity` samples (buffers whose values are dead are
-/// reused). `run` then executes batches without allocating; batches larger than the
+/// Double, rounded once to Float), activations fused into the op before them (and a 2×2
+/// max-pool into the Conv before it), every buffer placed in one arena sized for
+/// `batchCapacity` samples (buffers whose values are dead are reused) or, when it lives
+/// only inside a convolutional segment, in a per-core area for one block of samples (see
+/// `runChunk`). `run` then executes batches without allocating; batches larger than the
 /// capacity run in chunks. BatchNormalization always uses the moving statistics, and every
 /// op works per sample, so one image at a time gives the same outputs as a whole batch.
 ///
@@ -35,14 +37,20 @@ public final class Executor {
     public var stepCount: Int { steps.count }
 
     private let steps: [Step]
+    let stages: [Stage]
     private let arena: UnsafeMutablePointer<Float>
     private let arenaCount: Int
     private let constants: UnsafeMutablePointer<Float>
     private let scratch: UnsafeMutablePointer<Float>
+    /// Floats of `scratch` a core uses when kernels run inside a slice.
+    private let scratchPerSlice: Int
+    /// Block-local values, `localPerSlice` floats per core.
+    private let local: UnsafeMutablePointer<Float>
+    private let localPerSlice: Int
     private let outputs: [Slot]
     /// Whether chunks may be split into per-core sample ranges (no Conv step).
     private let splittable: Bool
-    private let outputCounts: [Int]
+    let outputCounts: [Int]
 
     /// Default for `maxBatch`.
     public static let defaultMaxBatch = 1024
@@ -71,7 +79,10 @@ public final class Executor {
         }
         let capacity = b.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, perSample))) : 1
         let built = try b.build(capacity: capacity, memoryLimit: memoryLimit)
-        let (total, overflow) = built.arenaCount.addingReportingOverflow(built.scratchCount)
+        let localCount = built.localCountPerSlice * Parallel.ways
+        let (partial, overflow1) = built.arenaCount.addingReportingOverflow(built.scratchCount)
+        let (total, overflow2) = partial.addingReportingOverflow(localCount)
+        let overflow = overflow1 || overflow2
         if overflow || total > memoryLimit / MemoryLayout<Float>.size {
             throw ModelError(.unsupportedModel, place: "graph",
                              problem: "the plan needs \(overflow ? "more than \(Int.max)" : "\(total)") floats of activations and scratch, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
@@ -87,6 +98,7 @@ public final class Executor {
         outputCounts = built.outputShapes.map { $0.reduce(1, *) }
         batchCapacity = capacity
         steps = built.steps
+        stages = built.stages
         arenaCount = built.arenaCount
         outputs = built.outputs
         splittable = built.runsAsIndependentSlices
@@ -98,6 +110,10 @@ public final class Executor {
         constants = c
         scratch = .allocate(capacity: max(1, built.scratchCount))
         scratch.initialize(repeating: 0, count: max(1, built.scratchCount))
+        scratchPerSlice = built.scratchCount / Parallel.ways
+        localPerSlice = built.localCountPerSlice
+        local = .allocate(capacity: max(1, localCount))
+        local.initialize(repeating: 0, count: max(1, localCount))
     }
 
     /// "8 GiB", "3.5 MiB", "512 bytes": sizes in error messages.
@@ -115,6 +131,7 @@ public final class Executor {
         arena.deallocate()
         constants.deallocate()
         scratch.deallocate()
+        local.deallocate()
     }
 
     /// Runs `batch` samples: `input` holds batch × `inputCount` floats (row-major, sample
@@ -171,19 +188,33 @@ public final class Executor {
 
     @inline(__always)
     private func pointer(_ s: Slot, _ input: UnsafePointer<Float>, _ first: Int = 0) -> UnsafeMutablePointer<Float> {
-        (s.isInput ? UnsafeMutablePointer(mutating: input) : arena + s.offset) + first * s.perSample
+        precondition(s.storage != .local, "block-local values exist only inside a segment")
+        return (s.storage == .input ? UnsafeMutablePointer(mutating: input) : arena + s.offset) + first * s.perSample
+    }
+
+    @inline(__always)
+    private func pointer(_ s: Slot, _ frame: Frame, _ first: Int) -> UnsafeMutablePointer<Float> {
+        switch s.storage {
+        case .input: return UnsafeMutablePointer(mutating: frame.input) + first * s.perSample
+        case .arena: return arena + s.offset + first * s.perSample
+        case .local: return frame.local + s.offset + (first - frame.blockFirst) * s.perSample
+        }
     }
 
     /// Smallest chunk split over the cores (below, one thread runs it).
     static let splitThreshold = 64
 
-    /// Runs the plan on `n` samples, on both cores when `n` is large enough. Plans whose
-    /// kernels never split themselves (no Conv, MaxPool or spatial BN) run as
+    /// Runs the plan on `n` samples, on both cores when `n` is large enough.
+    ///
+    /// Plans whose kernels never split themselves (no Conv, MaxPool or spatial BN) run as
     /// `Parallel.ways` independent sample ranges, one per core, every step serial: one
-    /// fork/join per chunk instead of one per kernel. Otherwise the self-splitting kernels
-    /// (Conv2D, GEMM, MaxPool2D, spatial BatchNorm; a slice must not split again) run on the
-    /// whole chunk and every other step is split by sample range. Every step works per
-    /// sample, so ranges write disjoint memory and results do not depend on the split.
+    /// fork/join per chunk instead of one per kernel. Otherwise the plan runs stage by
+    /// stage (`Stage`): a GEMM (which splits itself) or a step split by sample range runs
+    /// on the whole chunk; a segment of convolutional steps gives each core half the
+    /// samples, which it runs a small block at a time through all the segment's steps,
+    /// every kernel on its own thread, so the activations between steps stay in cache.
+    /// Every step works per sample, so ranges and blocks write disjoint memory and results
+    /// do not depend on the split.
     private func runChunk(_ input: UnsafePointer<Float>, n: Int) {
         let split = n >= Executor.splitThreshold && Parallel.isEnabled
         let box = SendableExecutorBox(executor: self, input: input)
@@ -191,34 +222,78 @@ public final class Executor {
             Parallel.forEachSlice { slice in
                 let r = Parallel.range(slice, of: n)
                 if r.isEmpty { return }
+                let frame = box.executor.frame(box.input, slice: slice, blockFirst: r.lowerBound, serial: true)
                 for step in box.executor.steps {
-                    box.executor.run(step, box.input, first: r.lowerBound, n: r.count, serial: true)
+                    box.executor.run(step, frame, first: r.lowerBound, n: r.count, serial: true)
                 }
             }
             return
         }
-        for step in steps {
-            if step.splitsItself {
-                run(step, input, first: 0, n: n, serial: false)
-            } else {
+        for stage in stages {
+            switch stage {
+            case .blocks(let range, let blockSize):
                 if split {
                     Parallel.forEachSlice { slice in
-                        let r = Parallel.range(slice, of: n)
-                        if !r.isEmpty { box.executor.run(step, box.input, first: r.lowerBound, n: r.count, serial: true) }
+                        box.executor.runBlocks(range, blockSize: blockSize, box.input,
+                                               samples: Parallel.range(slice, of: n), slice: slice, serial: true)
                     }
                 } else {
-                    run(step, input, first: 0, n: n, serial: true)
+                    runBlocks(range, blockSize: blockSize, input, samples: 0..<n, slice: 0, serial: false)
+                }
+            case .step(let i):
+                let step = steps[i]
+                let whole = frame(input, slice: 0, blockFirst: 0, serial: false)
+                if step.splitsItself {
+                    run(step, whole, first: 0, n: n, serial: false)
+                } else if split {
+                    Parallel.forEachSlice { slice in
+                        let r = Parallel.range(slice, of: n)
+                        if r.isEmpty { return }
+                        let frame = box.executor.frame(box.input, slice: slice, blockFirst: r.lowerBound, serial: true)
+                        box.executor.run(step, frame, first: r.lowerBound, n: r.count, serial: true)
+                    }
+                } else {
+                    run(step, whole, first: 0, n: n, serial: true)
                 }
             }
         }
     }
 
-    /// One step on samples first..<first + n; `serial` keeps GEMM on the calling thread.
-    private func run(_ step: Step, _ input: UnsafePointer<Float>, first f: Int, n: Int, serial: Bool) {
+    /// Steps `range` on `samples`, `blockSize` samples at a time through all the steps.
+    /// `serial` (inside a slice): every kernel on this thread, with core `slice`'s scratch.
+    private func runBlocks(
+        _ range: Range<Int>, blockSize: Int, _ input: UnsafePointer<Float>, samples: Range<Int>, slice: Int, serial: Bool
+    ) {
+        var first = samples.lowerBound
+        while first < samples.upperBound {
+            let n = min(blockSize, samples.upperBound - first)
+            let frame = frame(input, slice: slice, blockFirst: first, serial: serial)
+            for i in range { run(steps[i], frame, first: first, n: n, serial: serial) }
+            first += n
+        }
+    }
+
+    /// Where one kernel call finds the input, block-local values and scratch.
+    private struct Frame {
+        var input: UnsafePointer<Float>
+        /// Core's block-local area; its sample 0 is `blockFirst`.
+        var local: UnsafeMutablePointer<Float>
+        var blockFirst: Int
+        var scratch: UnsafeMutablePointer<Float>
+    }
+
+    private func frame(_ input: UnsafePointer<Float>, slice: Int, blockFirst: Int, serial: Bool) -> Frame {
+        Frame(input: input, local: local + slice * localPerSlice, blockFirst: blockFirst,
+              scratch: serial ? scratch + slice * scratchPerSlice : scratch)
+    }
+
+    /// One step on samples first..<first + n; `serial` keeps every kernel on the calling
+    /// thread (GEMM, Conv, MaxPool and BN otherwise split themselves over the cores).
+    private func run(_ step: Step, _ frame: Frame, first f: Int, n: Int, serial: Bool) {
         do {
             switch step {
             case .gemm(let g):
-                let a = pointer(g.a, input, f), y = pointer(g.y, input, f)
+                let a = pointer(g.a, frame, f), y = pointer(g.y, frame, f)
                 let rows = n * g.rowsPerSample
                 if rows == 1 {
                     GEMM.multiplyRow(transB: g.transB, n: g.n, k: g.k, alpha: g.alpha, x: a, b: constants + g.weight, y: y)
@@ -231,17 +306,18 @@ public final class Executor {
                 }
                 Elementwise.addRowBias(y, rows: rows, columns: g.n, bias: g.bias.map { UnsafePointer(constants + $0) }, activation: g.activation)
             case .conv(let c):
-                let x = pointer(c.x, input, f), y = pointer(c.y, input, f)
+                let x = pointer(c.x, frame, f), y = pointer(c.y, frame, f)
                 Conv2D.forward(c.geometry, batch: n * c.samplesPerSample, input: x, weight: constants + c.weight,
-                               bias: c.bias.map { UnsafePointer(constants + $0) }, activation: c.activation,
-                               output: y, scratch: scratch)
+                               bias: c.bias.map { UnsafePointer(constants + $0) }, activation: c.activation, pool: c.pool,
+                               output: y, scratch: frame.scratch, parallel: !serial)
             case .batchNorm(let b):
-                BatchNorm.affine(pointer(b.x, input, f), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
-                                 a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, input, f))
+                BatchNorm.affine(pointer(b.x, frame, f), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
+                                 a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, frame, f),
+                                 parallel: !serial)
             case .activation(let x, let y, let act, let count):
-                act.forward(pointer(x, input, f), pointer(y, input, f), count: n * count)
+                act.forward(pointer(x, frame, f), pointer(y, frame, f), count: n * count)
             case .axisBias(let a):
-                let x = pointer(a.x, input, f), y = pointer(a.y, input, f)
+                let x = pointer(a.x, frame, f), y = pointer(a.y, frame, f)
                 if x != y { y.update(from: x, count: n * a.outerPerSample * a.channels * a.inner) }
                 if a.inner == 1 {
                     Elementwise.addRowBias(y, rows: n * a.outerPerSample, columns: a.channels, bias: constants + a.bias, activation: a.activation)
@@ -250,12 +326,12 @@ public final class Executor {
                     if a.activation != .identity { a.activation.forward(y, y, count: n * a.outerPerSample * a.channels * a.inner) }
                 }
             case .addSame(let a, let b, let y, let count, let act):
-                let pa = pointer(a, input, f), pb = pointer(b, input, f), py = pointer(y, input, f)
+                let pa = pointer(a, frame, f), pb = pointer(b, frame, f), py = pointer(y, frame, f)
                 let total = n * count
                 for i in 0..<total { py[i] = pa[i] + pb[i] }
                 if act != .identity { act.forward(py, py, count: total) }
             case .addGeneral(let g):
-                let pa = pointer(g.a, input, f), pb = pointer(g.b, input, f), py = pointer(g.y, input, f)
+                let pa = pointer(g.a, frame, f), pb = pointer(g.b, frame, f), py = pointer(g.y, frame, f)
                 for i in 0..<n {
                     let sa = g.aBatched ? pa + i * g.aCount : (g.aConstant.map { constants + $0 } ?? pa)
                     let sb = g.bBatched ? pb + i * g.bCount : (g.bConstant.map { constants + $0 } ?? pb)
@@ -263,20 +339,45 @@ public final class Executor {
                 }
                 if g.activation != .identity { g.activation.forward(py, py, count: n * g.yCount) }
             case .maxPool(let x, let y, let geometry, let planesPerSample):
-                MaxPool2D.forward(geometry, batch: n * planesPerSample, input: pointer(x, input, f), output: pointer(y, input, f), argmax: nil)
+                MaxPool2D.forward(geometry, batch: n * planesPerSample, input: pointer(x, frame, f), output: pointer(y, frame, f),
+                                  argmax: nil, parallel: !serial)
             case .softmax(let x, let y, let outer, let length, let inner):
-                Softmax.forward(pointer(x, input, f), outer: n * outer, length: length, inner: inner, into: pointer(y, input, f))
+                Softmax.forward(pointer(x, frame, f), outer: n * outer, length: length, inner: inner, into: pointer(y, frame, f))
             }
         }
     }
 }
 
-/// Where a value lives: the caller's input buffer or an arena offset (floats), and its
+/// Where a value lives: the caller's input buffer, an arena offset or a block-local offset (floats), and its
 /// floats per sample (sample i starts at offset + i·perSample).
 struct Slot: Equatable {
-    var isInput: Bool
+    enum Storage: Equatable {
+        /// The caller's input buffer.
+        case input
+        /// The arena: sample i at offset + i·perSample.
+        case arena
+        /// The running core's block-local area: sample i of a block at offset + i·perSample.
+        case local
+    }
+    var storage: Storage
     var offset: Int
     var perSample: Int
+}
+
+/// How `Executor.runChunk` walks the steps of a chunk.
+enum Stage: Equatable {
+    /// One step over the whole chunk.
+    case step(Int)
+    /// Steps run depth-first: each core takes its share of the chunk's samples and runs
+    /// them `blockSize` at a time through all the steps, every kernel on its own thread.
+    case blocks(Range<Int>, blockSize: Int)
+
+    var firstStep: Int {
+        switch self {
+        case .step(let i): return i
+        case .blocks(let r, _): return r.lowerBound
+        }
+    }
 }
 
 /// One kernel call of the plan; sizes per sample, scaled by the run's batch.
@@ -299,8 +400,9 @@ enum Step {
         /// Kernel samples per batch sample (dim 0 at batch 1; normally 1).
         var samplesPerSample: Int
         var weight: Int, bias: Int?
-        var outPerSample: Int
         var activation: Activation
+        /// A 2×2 max-pool applied to the output before it is stored (`Conv2D.forward`).
+        var pool: BNCKernels.PoolGeometry?
     }
     struct BatchNorm {
         var x: Slot, y: Slot

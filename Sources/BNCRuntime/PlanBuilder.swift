@@ -30,7 +30,16 @@ struct PlanBuilder {
         /// Whether the plan may run as independent per-core sample ranges (no step splits
         /// itself except GEMM). Such plans get an arena without reuse: see `build`.
         var runsAsIndependentSlices: Bool
+        /// The order the steps run in: see `Stage`.
+        var stages: [Stage]
+        /// Floats of block-local storage per core (`Slot.Storage.local`).
+        var localCountPerSlice: Int
     }
+
+    /// Bytes of block-local values one block of a segment aims to stay within, so that a
+    /// sample's activations are still in the core's cache (1 MiB of L2 here, shared with
+    /// the im2col columns and the weights) when the next step reads them.
+    static let blockBytes = 256 << 10
 
     init(graph: Graph) throws(ModelError) {
         self.graph = graph
@@ -108,9 +117,12 @@ struct PlanBuilder {
 
     private struct Buffer {
         var perSample: Int
+        /// Node indices of the definition and the last read.
         var first: Int
         var last: Int = 0
+        /// Arena offset, or for a block-local buffer its offset per sample of a block.
         var offset = 0
+        var local = false
     }
 
     private var constants: [Float] = []
@@ -135,8 +147,12 @@ struct PlanBuilder {
         bufferOf[inputName] = -1
 
         var steps: [Step] = []
+        var stepNodes: [Int] = []
         for (i, node) in graph.nodes.enumerated() where !fused.contains(i) {
-            if let step = try compile(i, node, readers: readers) { steps.append(step) }
+            if let step = try compile(i, node, readers: readers) {
+                steps.append(step)
+                stepNodes.append(i)
+            }
         }
         // Arena layout: buffers in order of definition; a buffer whose last reader ran
         // before another's definition gives its space to it — but only when the steps run
@@ -149,10 +165,58 @@ struct PlanBuilder {
         for (value, b) in bufferOf where b >= 0 {
             buffers[b].last = max(buffers[b].last, lastRead[value] ?? buffers[b].first)
         }
+        // Segments (plans with Conv, MaxPool or spatial BN): each maximal run of steps
+        // without a GEMM that contains such a step runs depth-first, one small block of
+        // samples at a time through all its steps (see `Stage`). A buffer both defined and
+        // last read inside one segment is block-local: it lives in a per-core area sized
+        // for one block and stays in cache. Every other buffer a segment touches is live
+        // for the whole segment, because blocks and cores are at different steps.
+        var stages: [Stage] = []
+        var localPerSample = 0
+        var blockedSegments: [(steps: Range<Int>, nodes: ClosedRange<Int>)] = []
+        var j = 0
+        while j < steps.count {
+            if independentSlices || steps[j].isGemm {
+                stages.append(.step(j))
+                j += 1
+                continue
+            }
+            var end = j
+            while end < steps.count && !steps[end].isGemm { end += 1 }
+            if steps[j..<end].contains(where: \.splitsItself) {
+                blockedSegments.append((j..<end, stepNodes[j]...stepNodes[end - 1]))
+            } else {
+                stages += (j..<end).map { .step($0) }
+            }
+            j = end
+        }
+        for b in buffers.indices {
+            guard let seg = blockedSegments.first(where: { $0.nodes.contains(buffers[b].first) }) else {
+                if let seg = blockedSegments.first(where: { $0.nodes.contains(buffers[b].last) }) {
+                    buffers[b].last = seg.nodes.upperBound
+                }
+                continue
+            }
+            if seg.nodes.contains(buffers[b].last) {
+                buffers[b].local = true
+                buffers[b].offset = localPerSample
+                localPerSample += (buffers[b].perSample + 15) / 16 * 16
+            } else {
+                buffers[b].first = seg.nodes.lowerBound
+                if let end = blockedSegments.first(where: { $0.nodes.contains(buffers[b].last) }) {
+                    buffers[b].last = end.nodes.upperBound
+                }
+            }
+        }
+        let block = max(1, min(capacity, PlanBuilder.blockBytes / max(1, localPerSample * MemoryLayout<Float>.size)))
+        for seg in blockedSegments {
+            stages.append(.blocks(seg.steps, blockSize: block))
+        }
+        stages.sort { $0.firstStep < $1.firstStep }
         var free: [(offset: Int, size: Int)] = []
         var active: [Int] = []
         var top = 0
-        for b in buffers.indices.sorted(by: { buffers[$0].first < buffers[$1].first }) {
+        for b in buffers.indices.sorted(by: { buffers[$0].first < buffers[$1].first }) where !buffers[b].local {
             let size = (buffers[b].perSample * capacity + 15) / 16 * 16
             active.removeAll { a in
                 if !independentSlices && buffers[a].last < buffers[b].first {
@@ -174,17 +238,18 @@ struct PlanBuilder {
             }
             active.append(b)
         }
-        steps = steps.map(resolveSlots)
+        steps = steps.map { resolveSlots($0, block: block) }
         var outSlots: [Slot] = [], outShapes: [[Int]] = []
         for o in graph.outputs {
             guard let s = shapes[o.name] else {
                 throw ModelError(.unsupportedModel, place: "graph output '\(o.name)'", problem: "has no inferred shape")
             }
-            outSlots.append(resolve(slot(o.name)))
+            outSlots.append(resolve(slot(o.name), block: block))
             outShapes.append(perSampleShape(s))
         }
         return Built(steps: steps, constants: constants, arenaCount: top, scratchCount: scratchCount,
-                     outputs: outSlots, outputShapes: outShapes, runsAsIndependentSlices: independentSlices)
+                     outputs: outSlots, outputShapes: outShapes, runsAsIndependentSlices: independentSlices,
+                     stages: stages, localCountPerSlice: localPerSample * block)
     }
 
     /// Per-sample shape reported to callers: dims after the batch dim (dim 0 of the
@@ -193,13 +258,17 @@ struct PlanBuilder {
         s.first == 1 ? Array(s.dropFirst()) : s
     }
 
-    /// Slots hold buffer ids until layout; this swaps in arena offsets.
-    private func resolve(_ s: Slot) -> Slot {
-        s.isInput ? s : Slot(isInput: false, offset: buffers[s.offset].offset, perSample: s.perSample)
+    /// Slots hold buffer ids until layout; this swaps in arena (or block-local) offsets.
+    /// A block-local buffer of per-sample size p at offset o holds sample i of a block at
+    /// o·blockSize + i·p: the offset is scaled here.
+    private func resolve(_ s: Slot, block: Int) -> Slot {
+        if s.storage == .input { return s }
+        let b = buffers[s.offset]
+        return Slot(storage: b.local ? .local : .arena, offset: b.local ? b.offset * block : b.offset, perSample: s.perSample)
     }
 
-    private func resolveSlots(_ step: Step) -> Step {
-        func r(_ s: Slot) -> Slot { resolve(s) }
+    private func resolveSlots(_ step: Step, block: Int) -> Step {
+        func r(_ s: Slot) -> Slot { resolve(s, block: block) }
         switch step {
         case .gemm(var g): g.a = r(g.a); g.y = r(g.y); return .gemm(g)
         case .conv(var c): c.x = r(c.x); c.y = r(c.y); return .conv(c)
@@ -216,7 +285,7 @@ struct PlanBuilder {
     /// The slot of a value (buffer id until layout).
     private func slot(_ value: String) -> Slot {
         let b = bufferOf[value] ?? -1
-        return Slot(isInput: b < 0, offset: max(b, 0), perSample: count(value))
+        return Slot(storage: b < 0 ? .input : .arena, offset: max(b, 0), perSample: count(value))
     }
 
     private func count(_ value: String) -> Int { shapes[value]?.reduce(1, *) ?? 0 }
@@ -282,6 +351,23 @@ struct PlanBuilder {
         }
         fused.insert(j)
         return (act, graph.nodes[j].outputs[0])
+    }
+
+    /// A MaxPool reading only `value` (a Conv's output with `activation`) that the
+    /// convolution can apply itself: a plain 2×2 window with stride 2 over the whole
+    /// output, after no activation or ReLU (`Conv2D.forward`).
+    private func fusablePool(
+        after value: String, geometry: BNCKernels.ConvGeometry, activation: Activation, readers: [String: [Int]]
+    ) -> (node: Int, geometry: BNCKernels.PoolGeometry)? {
+        guard activation == .identity || activation == .relu, let j = soleReader(value, readers: readers),
+              graph.nodes[j].opType == "MaxPool", case .maxPool(let p) = specs[j],
+              p.c == geometry.outChannels, p.h == geometry.outHeight, p.w == geometry.outWidth,
+              let pool = try? BNCKernels.PoolGeometry(
+                  channels: p.c, height: p.h, width: p.w, kernelHeight: p.kh, kernelWidth: p.kw,
+                  strides: (p.strideH, p.strideW), pads: (p.padTop, p.padLeft, p.padBottom, p.padRight),
+                  dilations: (p.dilationH, p.dilationW), ceilMode: p.ceilMode),
+              pool.isPlain2x2, pool.outHeight == p.oh, pool.outWidth == p.ow else { return nil }
+        return (j, pool)
     }
 
     /// Constant operand of an Add that is a bias along one axis d ≥ 1 of `outShape`
@@ -358,14 +444,20 @@ struct PlanBuilder {
             guard !o1, !o2, floats <= memoryLimit / MemoryLayout<Float>.size else {
                 throw fail(i, "its im2col scratch (\(geometry.columnRows) × \(geometry.outSpatial) floats per sample) exceeds the executor's memory limit of \(Executor.byteText(memoryLimit))")
             }
-            scratchCount = max(scratchCount, geometry.forwardScratchCount)
             // The activation after a Conv is applied with its bias, per sample, right after
-            // the sample's product (one pass over the output while it is in cache).
-            let (act, final) = fuseActivation(after: out, readers: readers)
+            // the sample's product (one pass over the output while it is in cache), and a
+            // plain 2×2 max-pool after that is fused too (see `Conv2D.forward`).
+            var (act, final) = fuseActivation(after: out, readers: readers)
+            let pool = fusablePool(after: final, geometry: geometry, activation: act, readers: readers)
+            if let pool {
+                fused.insert(pool.node)
+                final = graph.nodes[pool.node].outputs[0]
+            }
+            scratchCount = max(scratchCount, geometry.forwardScratchCount(pooled: pool != nil))
             define(final, at: i)
             // c.n (the batch-1 dim 0) is 1 unless a reshape folded rows into dim 0.
             return .conv(Step.Conv(x: slot(node.inputs[0]), y: slot(final), geometry: geometry, samplesPerSample: c.n,
-                                   weight: constantOffset(w), bias: bias, outPerSample: count(out), activation: act))
+                                   weight: constantOffset(w), bias: bias, activation: act, pool: pool?.geometry))
 
         case .batchNorm(let c, let inner, let eps):
             var params: [[Float]] = []

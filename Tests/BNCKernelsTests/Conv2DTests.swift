@@ -126,6 +126,52 @@ struct Conv2DTests {
         }
     }
 
+    /// A fused 2×2 max-pool equals `MaxPool2D.forward` on the (activated) output, exactly,
+    /// on both cores, one core (`parallel: false`) and one sample (split product), for odd
+    /// output sizes (the last row and column are dropped) and grouped convolutions.
+    @Test(arguments: [Activation.identity, .relu])
+    func fusedPoolingMatchesASeparatePool(_ act: Activation) throws {
+        let cases = [Self.cases[0], Self.cases[3], Self.cases[8], Self.cases[10],
+                     Case(n: 4, c: 3, h: 9, w: 7, m: 5, pads: (1, 1, 1, 1))]
+        for t in cases {
+            let g = try geometry(t)
+            let pool = try PoolGeometry(channels: t.m, height: g.outHeight, width: g.outWidth, kernelHeight: 2, kernelWidth: 2,
+                                        strides: (2, 2))
+            #expect(pool.isPlain2x2)
+            var rng = TestRandom(UInt64(t.c * 11 + t.m))
+            let x = rng.floats(t.n * t.c * t.h * t.w), wt = rng.floats(g.weightCount), b = rng.floats(t.m)
+            var scratch = [Float](repeating: .nan, count: g.forwardScratchCount(pooled: true))
+            // Split and serial products may differ in the last bit (sgemm blocks them
+            // differently), so each fused run is compared with the unfused run of its mode.
+            for parallel in [true, false] {
+                var full = [Float](repeating: .nan, count: t.n * t.m * g.outSpatial)
+                var expected = [Float](repeating: .nan, count: t.n * t.m * pool.outHeight * pool.outWidth)
+                var fused = expected
+                b.withUnsafeBufferPointer { bp in
+                    let bias = t.bias ? bp.baseAddress : nil
+                    Conv2D.forward(g, batch: t.n, input: x, weight: wt, bias: bias, activation: act, output: &full,
+                                   scratch: &scratch, parallel: parallel)
+                    MaxPool2D.forward(pool, batch: t.n, input: full, output: &expected, argmax: nil)
+                    Conv2D.forward(g, batch: t.n, input: x, weight: wt, bias: bias, activation: act, pool: pool,
+                                   output: &fused, scratch: &scratch, parallel: parallel)
+                }
+                let wrong = fused.indices.filter { fused[$0] != expected[$0] }
+                #expect(wrong.isEmpty, "\(act) \(t) parallel \(parallel): \(wrong.count) values differ")
+            }
+        }
+    }
+
+    /// Plain 2×2 pooling needs every window inside the input and no padding.
+    @Test func plainPoolingShapes() throws {
+        #expect(try PoolGeometry(channels: 1, height: 5, width: 4, kernelHeight: 2, kernelWidth: 2, strides: (2, 2)).isPlain2x2)
+        #expect(try !PoolGeometry(channels: 1, height: 5, width: 4, kernelHeight: 2, kernelWidth: 2, strides: (2, 2),
+                                  ceilMode: true).isPlain2x2)
+        #expect(try !PoolGeometry(channels: 1, height: 4, width: 4, kernelHeight: 2, kernelWidth: 2, strides: (2, 2),
+                                  pads: (1, 1, 1, 1)).isPlain2x2)
+        #expect(try !PoolGeometry(channels: 1, height: 4, width: 4, kernelHeight: 2, kernelWidth: 2, strides: (1, 1)).isPlain2x2)
+        #expect(try !PoolGeometry(channels: 1, height: 6, width: 6, kernelHeight: 3, kernelWidth: 3, strides: (2, 2)).isPlain2x2)
+    }
+
     @Test func geometryOutputSizesAndErrors() throws {
         let g = try ConvGeometry(inChannels: 1, height: 28, width: 28, outChannels: 32, kernelHeight: 3, kernelWidth: 3,
                                  pads: (1, 1, 1, 1))
