@@ -64,7 +64,8 @@ final class ParameterStore {
 
 /// How weights are drawn at the start of training (biases start at 0, BN γ at 1, β at 0).
 public enum WeightInitializer: String, Sendable, CaseIterable {
-    /// He normal: N(0, 2/fan_in) (He et al. 2015), for ReLU.
+    /// He normal (He et al. 2015), for ReLU, drawn as Keras's `he_normal`: a normal
+    /// truncated at ±2 standard deviations, scaled so the variance is still 2/fan_in.
     case he
     /// Glorot uniform: U(±√(6/(fan_in + fan_out))) (Glorot & Bengio 2010), Keras's default.
     case glorot
@@ -77,8 +78,13 @@ public enum WeightInitializer: String, Sendable, CaseIterable {
     ) {
         switch self {
         case .he:
-            let sd = (2 / Double(fanIn)).squareRoot()
-            for i in 0..<count { w[i] = Float(rng.nextGaussian() * sd) }
+            // 0.8796… is the standard deviation of a unit normal truncated at ±2.
+            let sd = (2 / Double(fanIn)).squareRoot() / 0.87962566103423978
+            for i in 0..<count {
+                var z = rng.nextGaussian()
+                while abs(z) > 2 { z = rng.nextGaussian() }
+                w[i] = Float(z * sd)
+            }
         case .glorot:
             let limit = (6 / Double(fanIn + fanOut)).squareRoot()
             for i in 0..<count { w[i] = Float((2 * rng.nextUniform() - 1) * limit) }
