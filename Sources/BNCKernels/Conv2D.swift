@@ -153,13 +153,13 @@ public enum Conv2D {
         let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
         let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
         guard yHi > yLo, hi > lo else {
-            fill(out, count: oH * W)
+            out.update(repeating: 0, count: oH * W)
             return
         }
-        if yLo > 0 { fill(out, count: yLo * W) }
+        if yLo > 0 { out.update(repeating: 0, count: yLo * W) }
         // Out indices [yLo·W + lo, (yHi − 1)·W + hi): every source index lies in the plane.
         let first = yLo * W + lo, end = (yHi - 1) * W + hi
-        copy(plane + (first + offY * W + offX), to: out + first, count: end - first)
+        out.advanced(by: first).update(from: plane + (first + offY * W + offX), count: end - first)
         if lo > 0 || hi < W {
             for oy in yLo..<yHi {
                 let r = out + oy * W
@@ -167,37 +167,7 @@ public enum Conv2D {
                 for ox in hi..<W { r[ox] = 0 }
             }
         }
-        if yHi < oH { fill(out + yHi * W, count: (oH - yHi) * W) }
-    }
-
-    /// dst[0..<count] = src[0..<count] in 16-float vectors. im2col copies a few hundred
-    /// floats at a time, hundreds of times per sample: inline vector moves instead of a
-    /// `memmove` call each (which took a third of im2col's time).
-    @inline(__always)
-    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
-        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
-        var i = 0
-        while i &+ 16 <= count {
-            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self), toByteOffset: i &* 4, as: SIMD16<Float>.self)
-            i &+= 16
-        }
-        if i &+ 8 <= count {
-            d.storeBytes(of: s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self), toByteOffset: i &* 4, as: SIMD8<Float>.self)
-            i &+= 8
-        }
-        while i < count { dst[i] = src[i]; i &+= 1 }
-    }
-
-    /// dst[0..<count] = 0 in 16-float vectors (see `copy`).
-    @inline(__always)
-    static func fill(_ dst: UnsafeMutablePointer<Float>, count: Int) {
-        let d = UnsafeMutableRawPointer(dst)
-        var i = 0
-        while i &+ 16 <= count {
-            d.storeBytes(of: SIMD16<Float>(), toByteOffset: i &* 4, as: SIMD16<Float>.self)
-            i &+= 16
-        }
-        while i < count { dst[i] = 0; i &+= 1 }
+        if yHi < oH { out.advanced(by: yHi * W).update(repeating: 0, count: (oH - yHi) * W) }
     }
 
     /// dx (C, H, W) of one sample, channels of `group`, += scatter of dcol (C/G·kh·kw, oH·oW):
