@@ -36,27 +36,13 @@ import Testing
         }
     }
 
-    /// The preset's shape: conv → BN → ReLU → pool twice, then dense layers. The pools are
-    /// fused into the convolutions, BN stays a step of its own in between.
+    /// The preset's shape (`Net.smallCNN`): the second pool is fused into its conv, the
+    /// first stays a step of its own after BN.
     @Test func cnnWithBatchNorm() throws {
-        var n = Net([1, 12, 12])
-        n.weight("k1", [4, 1, 3, 3]); n.weight("kb1", [4])
-        n.op("Conv", ["x", "k1", "kb1"], "c1", [ints("pads", [1, 1, 1, 1])])
-        n.bn("c1", "c1n", channels: 4)
-        n.op("Relu", ["c1n"], "r1")
-        n.op("MaxPool", ["r1"], "p1", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])])
-        n.weight("k2", [8, 4, 3, 3])
-        n.op("Conv", ["p1", "k2"], "c2", [ints("pads", [1, 1, 1, 1])])
-        n.op("Relu", ["c2"], "r2")
-        n.op("MaxPool", ["r2"], "p2", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])])
-        n.op("Flatten", ["p2"], "f")
-        n.weight("W", [10, 72]); n.weight("b", [10])
-        n.op("Gemm", ["f", "W", "b"], "z", [int("transB", 1)])
-        n.op("Softmax", ["z"], "y", [int("axis", 1)])
-        try expectBlockedRunsMatch(n.graph)
-        let exec = try Executor(graph: n.graph)
-        // conv1, BN+ReLU, pool1 (after BN, not fused), conv2 with ReLU and pool, Gemm, Softmax.
-        #expect(exec.stepCount == 6)
+        let graph = Net.smallCNN().graph
+        try expectBlockedRunsMatch(graph)
+        // conv1, BN+ReLU, pool1 (after BN, not fused), conv2 with ReLU and pool, Gemm, BN.
+        #expect(try Executor(graph: graph).stepCount == 6)
     }
 
     /// A residual block: a value read inside the segment twice (by a conv and by the Add),

@@ -44,21 +44,7 @@ import Testing
     }
 
     @Test func smallCNN() throws {
-        var n = Net([1, 12, 12])
-        n.weight("k1", [4, 1, 3, 3]); n.weight("kb1", [4])
-        n.op("Conv", ["x", "k1", "kb1"], "c1", [ints("pads", [1, 1, 1, 1])])
-        n.bn("c1", "c1n", channels: 4)
-        n.op("Relu", ["c1n"], "r1")
-        n.op("MaxPool", ["r1"], "p1", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])])
-        n.weight("k2", [8, 4, 3, 3])
-        n.op("Conv", ["p1", "k2"], "c2")
-        n.op("Relu", ["c2"], "r2")
-        n.op("MaxPool", ["r2"], "p2", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])])
-        n.op("Flatten", ["p2"], "f")
-        n.weight("W", [10, 32]); n.weight("b", [10])
-        n.op("Gemm", ["f", "W", "b"], "z", [int("transB", 1)])
-        n.bn("z", "y", channels: 10)
-        try expectMatchesReference(n.graph, batch: 4)
+        try expectMatchesReference(Net.smallCNN().graph, batch: 4)
     }
 
     @Test func literalBatchReshapeRunsOneSampleAtATime() throws {
