@@ -37,25 +37,14 @@ public enum BatchNorm {
         into y: UnsafeMutablePointer<Float>, parallel: Bool = true
     ) {
         if s == 1 {
-            if UnsafePointer(y) == x {
-                // In place: one pointer per row, so the loop vectorizes (two equal pointers
-                // would fail the vectorized loop's overlap check and run scalar).
-                for i in 0..<n {
-                    let yr = y + i * channels
-                    switch activation {
-                    case .identity: for c in 0..<channels { yr[c] = yr[c] * a[c] + b[c] }
-                    case .relu: for c in 0..<channels { yr[c] = max(yr[c] * a[c] + b[c], 0) }
-                    default: for c in 0..<channels { yr[c] = activation.apply(yr[c] * a[c] + b[c]) }
-                    }
-                }
-                return
-            }
             for i in 0..<n {
-                let xr = x + i * channels, yr = y + i * channels
-                switch activation {
-                case .identity: for c in 0..<channels { yr[c] = xr[c] * a[c] + b[c] }
-                case .relu: for c in 0..<channels { yr[c] = max(xr[c] * a[c] + b[c], 0) }
-                default: for c in 0..<channels { yr[c] = activation.apply(xr[c] * a[c] + b[c]) }
+                let yr = y + i * channels
+                if UnsafePointer(y) == x {
+                    // In place: read through `yr` itself (see `Activation.map`).
+                    activation.map(count: channels, into: yr) { yr[$0] * a[$0] + b[$0] }
+                } else {
+                    let xr = x + i * channels
+                    activation.map(count: channels, into: yr) { xr[$0] * a[$0] + b[$0] }
                 }
             }
             return
@@ -66,12 +55,13 @@ public enum BatchNorm {
         for i in samples {
             for c in 0..<channels {
                 let off = (i * channels + c) * s
-                let xp = x + off, yp = y + off
+                let yp = y + off
                 let ac = a[c], bc = b[c]
-                switch activation {
-                case .identity: for j in 0..<s { yp[j] = xp[j] * ac + bc }
-                case .relu: for j in 0..<s { yp[j] = max(xp[j] * ac + bc, 0) }
-                default: for j in 0..<s { yp[j] = activation.apply(xp[j] * ac + bc) }
+                if UnsafePointer(y) == x {
+                    activation.map(count: s, into: yp) { yp[$0] * ac + bc }
+                } else {
+                    let xp = x + off
+                    activation.map(count: s, into: yp) { xp[$0] * ac + bc }
                 }
             }
         }
@@ -160,12 +150,11 @@ public enum BatchNorm {
         activation: Activation, into y: UnsafeMutablePointer<Float>
     ) {
         switch (gamma, beta) {
-        case let (g?, b?): for c in 0..<count { y[c] = h[c] * g[c] + b[c] }
-        case let (g?, nil): for c in 0..<count { y[c] = h[c] * g[c] }
-        case let (nil, b?): for c in 0..<count { y[c] = h[c] + b[c] }
-        case (nil, nil): if UnsafePointer(y) != h { y.update(from: h, count: count) }
+        case let (g?, b?): activation.map(count: count, into: y) { h[$0] * g[$0] + b[$0] }
+        case let (g?, nil): activation.map(count: count, into: y) { h[$0] * g[$0] }
+        case let (nil, b?): activation.map(count: count, into: y) { h[$0] + b[$0] }
+        case (nil, nil): activation.forward(h, y, count: count)
         }
-        if activation != .identity { activation.forward(y, y, count: count) }
     }
 
     /// Training-mode backward.
@@ -257,11 +246,7 @@ public enum BatchNorm {
         activation: Activation, normalized h: UnsafeMutablePointer<Float>, output y: UnsafeMutablePointer<Float>
     ) {
         for j in 0..<s { h[j] = (x[j] - mu) * inv }
-        switch activation {
-        case .identity: for j in 0..<s { y[j] = h[j] * g + b }
-        case .relu: for j in 0..<s { y[j] = max(h[j] * g + b, 0) }
-        default: for j in 0..<s { y[j] = activation.apply(h[j] * g + b) }
-        }
+        activation.map(count: s, into: y) { h[$0] * g + b }
     }
 
     /// dz = dy·act′(y) over one run (a copy for identity; in place allowed).

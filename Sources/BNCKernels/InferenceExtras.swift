@@ -14,28 +14,13 @@ extension Elementwise {
     public static func addRowBias(
         _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?, activation: Activation
     ) {
-        switch (bias, activation) {
-        case (nil, .identity):
+        guard let bias else {
+            activation.forwardInPlace(y, count: rows * columns)
             return
-        case (let b?, .identity):
-            addRowBias(y, rows: rows, columns: columns, bias: b)
-        case (let b?, .relu):
-            for r in 0..<rows {
-                let row = y + r * columns
-                for k in 0..<columns { row[k] = max(row[k] + b[k], 0) }
-            }
-        case (let b?, .sigmoid):
-            for r in 0..<rows {
-                let row = y + r * columns
-                for k in 0..<columns { row[k] = Activation.sigmoid(row[k] + b[k]) }
-            }
-        case (let b?, _):
-            for r in 0..<rows {
-                let row = y + r * columns
-                for k in 0..<columns { row[k] = activation.apply(row[k] + b[k]) }
-            }
-        case (nil, _):
-            activation.forward(y, y, count: rows * columns)
+        }
+        for r in 0..<rows {
+            let row = y + r * columns
+            activation.map(count: columns, into: row) { row[$0] + bias[$0] }
         }
     }
 
@@ -54,12 +39,7 @@ extension Elementwise {
             for c in 0..<channels {
                 let p = y + (n * channels + c) * spatial
                 let b = bias[c]
-                switch activation {
-                case .identity: for s in 0..<spatial { p[s] += b }
-                case .relu: for s in 0..<spatial { p[s] = max(p[s] + b, 0) }
-                case .sigmoid: for s in 0..<spatial { p[s] = Activation.sigmoid(p[s] + b) }
-                case .tanh: for s in 0..<spatial { p[s] = activation.apply(p[s] + b) }
-                }
+                activation.map(count: spatial, into: p) { p[$0] + b }
             }
         }
     }
