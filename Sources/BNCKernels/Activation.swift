@@ -98,13 +98,15 @@ public enum Activation: String, Sendable, CaseIterable {
     /// (≈ 3 ulp; checked against Double in the kernel tests) and never NaN for finite x.
     ///
     /// Branch-free and call-free so that loops over it vectorize (≈ 13× faster than
-    /// `expf`): e = e^−|x| by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
-    /// (the 1.5·2²³ rounding trick, whose low mantissa bits give 2ⁿ directly), |x| capped at
-    /// 87 so 2ⁿ stays a normal Float; then σ = 1/(1 + e) for x ≥ 0 and e/(1 + e) below.
-    /// The cap makes σ(x) for x < −87 about 1.6e-38 instead of a smaller subnormal.
+    /// `expf`): e = e^−x by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
+    /// (the 1.5·2²³ rounding trick, whose low mantissa bits give 2ⁿ directly), x clamped to
+    /// ±87 so 2ⁿ stays a normal Float; then σ = 1/(1 + e). For x < 0, e is large and its
+    /// relative error carries over to σ unchanged, so no second formula is needed (the
+    /// select of e/(1 + e) used before cost 5 of ≈ 34 vector operations: 15 % of the time).
+    /// The clamp makes σ(x) for x < −87 about 1.6e-38 instead of a smaller subnormal.
     @inlinable
     public static func sigmoid(_ x: Float) -> Float {
-        let t = -min(abs(x), 87)
+        let t = -min(max(x, -87), 87)
         let shifted = t * 1.44269504088896341 + 12582912.0
         let n = shifted - 12582912.0
         var r = t - n * 0.693359375
@@ -117,7 +119,6 @@ public enum Activation: String, Sendable, CaseIterable {
         p = p * r + 5.0000001201e-1
         p = p * r * r + r + 1
         let e = p * Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
-        let d = 1 / (1 + e)
-        return x < 0 ? e * d : d
+        return 1 / (1 + e)
     }
 }
