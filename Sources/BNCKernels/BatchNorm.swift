@@ -144,6 +144,8 @@ public enum BatchNorm {
         }
     }
 
+    /// y = act(γ·h + β) over one row of `count` features (h and y distinct); γ nil means 1,
+    /// β nil means 0.
     @inlinable
     static func affineRow(
         _ h: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, count: Int,

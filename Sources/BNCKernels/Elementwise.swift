@@ -5,10 +5,7 @@ public enum Elementwise {
     /// y[n, k] += bias[k] for y (N, K) row-major, bias (K).
     @inlinable
     public static func addRowBias(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
-        for r in 0..<rows {
-            let row = y + r * columns
-            for k in 0..<columns { row[k] += bias[k] }
-        }
+        addRowBias(y, rows: rows, columns: columns, bias: bias, activation: .identity)
     }
 
     /// y[n, c, s] += bias[c] for y (N, C, S), bias (C).
@@ -16,13 +13,7 @@ public enum Elementwise {
     public static func addChannelBias(
         _ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int, bias: UnsafePointer<Float>
     ) {
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let p = y + (n * channels + c) * spatial
-                let b = bias[c]
-                for s in 0..<spatial { p[s] += b }
-            }
-        }
+        addChannelBias(y, batch: batch, channels: channels, spatial: spatial, bias: bias, activation: .identity)
     }
 
     /// sums[k] = Σ_n x[n, k] (overwrites) for x (N, K).

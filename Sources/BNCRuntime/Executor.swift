@@ -296,7 +296,8 @@ public final class Executor {
                 let a = pointer(g.a, frame, f), y = pointer(g.y, frame, f)
                 let rows = n * g.rowsPerSample
                 if rows == 1 {
-                    GEMM.multiplyRow(transB: g.transB, n: g.n, k: g.k, alpha: g.alpha, x: a, b: constants + g.weight, y: y)
+                    GEMM.multiplyRow(transB: g.transB, n: g.n, k: g.k, alpha: g.alpha, x: a, b: constants + g.weight, y: y,
+                                     parallel: !serial)
                 } else if serial {
                     GEMM.multiplySerial(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
                                         b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
@@ -322,8 +323,8 @@ public final class Executor {
                 if a.inner == 1 {
                     Elementwise.addRowBias(y, rows: n * a.outerPerSample, columns: a.channels, bias: constants + a.bias, activation: a.activation)
                 } else {
-                    Elementwise.addChannelBias(y, batch: n * a.outerPerSample, channels: a.channels, spatial: a.inner, bias: constants + a.bias)
-                    if a.activation != .identity { a.activation.forward(y, y, count: n * a.outerPerSample * a.channels * a.inner) }
+                    Elementwise.addChannelBias(y, batch: n * a.outerPerSample, channels: a.channels, spatial: a.inner,
+                                               bias: constants + a.bias, activation: a.activation)
                 }
             case .addSame(let a, let b, let y, let count, let act):
                 let pa = pointer(a, frame, f), pb = pointer(b, frame, f), py = pointer(y, frame, f)

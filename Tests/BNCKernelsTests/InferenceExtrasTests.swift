@@ -63,6 +63,25 @@ import Testing
         // k = 53 Float products and sums: ≤ k·2⁻²⁴ relative to Σ|x b| ≈ 1e-5.
         #expect(maxError(y, expected) < 1e-5)
     }
+
+    /// Above `GEMM.rowSplitThreshold` y is computed in two halves (on both cores when
+    /// `parallel`): each half right, and the same bits with and without `parallel`.
+    @Test(arguments: [false, true])
+    func oneRowInHalves(transB: Bool) {
+        var rng = TestRandom(34)
+        let n = 101, k = 400
+        #expect(n * k >= GEMM.rowSplitThreshold)
+        let x = rng.floats(k), b = rng.floats(n * k)
+        var y = [Float](repeating: .nan, count: n), serial = y
+        GEMM.multiplyRow(transB: transB, n: n, k: k, x: x, b: b, y: &y)
+        GEMM.multiplyRow(transB: transB, n: n, k: k, x: x, b: b, y: &serial, parallel: false)
+        let expected: [Double] = (0..<n).map { j in
+            (0..<k).reduce(0.0) { $0 + Double(x[$1]) * Double(transB ? b[j * k + $1] : b[$1 * n + j]) }
+        }
+        // k = 400 products and sums of values in [-1, 1]: well within 1e-4.
+        #expect(maxError(y, expected) < 1e-4)
+        #expect(y == serial)
+    }
 }
 
 /// The branch-free sigmoid vs Double over a dense sweep and at the edges.
