@@ -14,6 +14,7 @@ struct StepBench: Encodable {
     struct Row: Encodable {
         var layer: String
         var milliseconds: Double
+        var forwardMilliseconds: Double, backwardMilliseconds: Double
         var gflop: Double
         var achievedGFLOPS: Double
         var ceilingGFLOPS: Double?
@@ -52,7 +53,9 @@ struct StepBench: Encodable {
             }
             let flops = layer.flops
             return Row(
-                layer: layer.name, milliseconds: layer.seconds * 1e3, gflop: flops / 1e9,
+                layer: layer.name, milliseconds: layer.seconds * 1e3,
+                forwardMilliseconds: layer.forwardSeconds * 1e3, backwardMilliseconds: layer.backwardSeconds * 1e3,
+                gflop: flops / 1e9,
                 achievedGFLOPS: flops > 0 ? flops / layer.seconds / 1e9 : 0,
                 ceilingGFLOPS: flops > 0 ? flops / ideal / 1e9 : nil,
                 efficiency: flops > 0 ? ideal / layer.seconds : nil,
@@ -95,11 +98,11 @@ struct StepBench: Encodable {
             String(format: "training step, batch %d (%d steps; OpenBLAS kernels %@): %.3f ms per step, %.0f samples/s, %.1f GFLOP/s in products",
                    batch, steps, blasKernels, stepMilliseconds, samplesPerSecond, stepGFLOPS),
             String(format: "  data %.3f ms, loss %.3f ms, optimizer %.3f ms", dataMilliseconds, lossMilliseconds, optimizerMilliseconds),
-            "  layer                          ms/step   GFLOP   achieved GFLOP/s   ceiling GFLOP/s   efficiency",
+            "  layer                          ms/step (forward + backward)   GFLOP   achieved GFLOP/s   ceiling GFLOP/s   efficiency",
         ]
         for r in layers {
             let name = r.layer.padding(toLength: 30, withPad: " ", startingAt: 0)
-            var line = String(format: "  %@ %8.3f", name, r.milliseconds)
+            var line = String(format: "  %@ %8.3f (%7.3f + %7.3f)", name, r.milliseconds, r.forwardMilliseconds, r.backwardMilliseconds)
             if let ceiling = r.ceilingGFLOPS, let e = r.efficiency {
                 line += String(format: " %7.4f %18.1f %17.1f %11.0f%%", r.gflop, r.achievedGFLOPS, ceiling, e * 100)
             }

@@ -34,10 +34,7 @@ public enum Elementwise {
         for c in 0..<channels {
             var total: Float = 0
             for n in 0..<batch {
-                let p = x + (n * channels + c) * spatial
-                var partial: Float = 0
-                for s in 0..<spatial { partial += p[s] }
-                total += partial
+                total += Reduce.sum(x + (n * channels + c) * spatial, count: spatial)
             }
             sums[c] = total
         }
