@@ -241,20 +241,22 @@ def report(b: Bench) -> str:
                f"{first['bnc'][0]['compile_seconds'] * 1e3:.1f} ms; onnxruntime load {first['ort'][0]['load_seconds'] * 1e3:.0f} ms "
                f"+ session {first['ort'][0]['session_seconds'] * 1e3:.0f} ms (MLP)")
     out.append("")
-    out.append("3. GEMM efficiency of a training step (layer forward+backward time vs its products at the sgemm ceiling, both cores)")
+    out.append("3. GEMM efficiency of a training step (layer time per step, forward + backward, vs its products at the sgemm ceiling, both cores)")
     for g in R["gemm"]:
         out.append(f"  {g['workload']}: {g['step_milliseconds']:.3f} ms/step, {g['samples_per_second']:,.0f} samples/s, "
                    f"{g['step_gflops']:.1f} GFLOP/s in products; data {g['data_milliseconds']:.3f}, loss {g['loss_milliseconds']:.3f}, "
                    f"optimizer {g['optimizer_milliseconds']:.3f} ms")
         for layer in g["layers"]:
+            split = (f" ({layer['forward_milliseconds']:.3f} + {layer['backward_milliseconds']:.3f})"
+                     if "forward_milliseconds" in layer else "")
             if layer.get("efficiency") is not None:
                 e = layer["efficiency"]
                 big = layer["gflop"] >= 0.01
                 mark = ("  ✓" if e >= 0.6 else "  ✗") if big else ""
-                out.append(f"    {layer['layer']:<28} {layer['milliseconds']:7.3f} ms  {layer['achieved_gflops']:6.1f} of "
+                out.append(f"    {layer['layer']:<28} {layer['milliseconds']:7.3f} ms{split}  {layer['achieved_gflops']:6.1f} of "
                            f"{layer['ceiling_gflops']:6.1f} GFLOP/s = {e * 100:3.0f}%{' (big layer: target ≥ 60%)' + mark if big else ''}")
             else:
-                out.append(f"    {layer['layer']:<28} {layer['milliseconds']:7.3f} ms")
+                out.append(f"    {layer['layer']:<28} {layer['milliseconds']:7.3f} ms{split}")
     return "\n".join(out)
 
 
