@@ -159,17 +159,24 @@ public enum MaxPool2D {
     }
 
     /// dx (N, C, H, W) = scatter of dy to the positions `argmax` recorded; overwritten.
+    /// Large batches split their planes over the cores.
     public static func backward(
         _ g: PoolGeometry, batch n: Int, gradient dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
         inputGradient dx: UnsafeMutablePointer<Float>
     ) {
         let inPlane = g.height * g.width, outPlane = g.outHeight * g.outWidth
-        dx.update(repeating: 0, count: n * g.channels * inPlane)
-        for plane in 0..<(n * g.channels) {
+        let planes = n * g.channels
+        // Planes are independent (each is zeroed, then accumulated in window order), so the
+        // split does not change results.
+        let split = planes * inPlane >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+        for plane in split ? Parallel.range(slice, of: planes) : 0..<planes {
             let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, ap = argmax + plane * outPlane
+            dxp.update(repeating: 0, count: inPlane)
             for o in 0..<outPlane where ap[o] >= 0 {
                 dxp[Int(ap[o])] += dyp[o]
             }
+        }
         }
     }
 }
