@@ -51,7 +51,7 @@ public enum BatchNorm {
         }
         let split = parallel && n * s * channels >= BatchNorm.parallelThreshold
         Parallel.forEachSlice(split) { slice in
-        let samples = split ? Parallel.range(slice, of: n) : (slice == 0 ? 0..<n : 0..<0)
+        let samples = Parallel.range(slice, of: n, split: split)
         for i in samples {
             for c in 0..<channels {
                 let off = (i * channels + c) * s
@@ -115,11 +115,8 @@ public enum BatchNorm {
         }
         // Channels are independent: split them over the two cores for large batches.
         let split = n * s * channels >= BatchNorm.parallelThreshold
-        func channelRange(_ slice: Int) -> Range<Int> {
-            split ? Parallel.range(slice, of: channels) : (slice == 0 ? 0..<channels : 0..<0)
-        }
         Parallel.forEachSlice(split) { slice in
-        for c in channelRange(slice) {
+        for c in Parallel.range(slice, of: channels, split: split) {
             var total = 0.0
             for i in 0..<n {
                 total += Double(Reduce.sum(x + (i * channels + c) * s, count: s))
@@ -208,11 +205,8 @@ public enum BatchNorm {
             return
         }
         let split = n * s * channels >= BatchNorm.parallelThreshold
-        func channelRange(_ slice: Int) -> Range<Int> {
-            split ? Parallel.range(slice, of: channels) : (slice == 0 ? 0..<channels : 0..<0)
-        }
         Parallel.forEachSlice(split) { slice in
-        for c in channelRange(slice) {
+        for c in Parallel.range(slice, of: channels, split: split) {
             var sumDz = 0.0, sumDzH = 0.0
             for i in 0..<n {
                 let off = (i * channels + c) * s

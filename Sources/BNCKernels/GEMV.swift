@@ -24,19 +24,18 @@ extension GEMM {
         pinThreads()
         // Halves depend only on the sizes; `parallel` only decides whether they run at once.
         let halves = n * k >= GEMM.rowSplitThreshold && n >= 2 * Parallel.ways
-        let p = RowPointers(x: x, b: b, y: y)
         func part(_ slice: Int) {
-            let outputs = halves ? Parallel.range(slice, of: n) : (slice == 0 ? 0..<n : 0..<0)
+            let outputs = Parallel.range(slice, of: n, split: halves)
             if outputs.isEmpty { return }
             let first = outputs.lowerBound, count = outputs.count
             if transB {
                 // B (n, k) row-major: y = B · x; rows first..<first + count.
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(count), blasint(k), alpha, p.b + first * k, blasint(k),
-                            p.x, 1, 0, p.y + first, 1)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(count), blasint(k), alpha, b + first * k, blasint(k),
+                            x, 1, 0, y + first, 1)
             } else {
                 // B (k, n) row-major: y = Bᵀ · x; columns first..<first + count.
-                cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(count), alpha, p.b + first, blasint(n),
-                            p.x, 1, 0, p.y + first, 1)
+                cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(count), alpha, b + first, blasint(n),
+                            x, 1, 0, y + first, 1)
             }
         }
         if halves && parallel {
@@ -52,8 +51,4 @@ extension GEMM {
     /// ≈ 0.5 µs a fork/join costs; 100×100 (0.4 µs) does not. Folded MLP at batch 1:
     /// 4.4 → 4.0 µs per image (median of 8 alternating `bnc infer --bench` runs).
     public static let rowSplitThreshold = 32_768
-
-    private struct RowPointers: @unchecked Sendable {
-        let x: UnsafePointer<Float>, b: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>
-    }
 }

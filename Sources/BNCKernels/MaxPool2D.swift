@@ -78,7 +78,7 @@ public enum MaxPool2D {
         let planes = n * g.channels
         let split = parallel && planes * H * W >= BatchNorm.parallelThreshold
         Parallel.forEachSlice(split) { slice in
-        for plane in split ? Parallel.range(slice, of: planes) : 0..<planes {
+        for plane in Parallel.range(slice, of: planes, split: split) {
             let xp = x + plane * H * W
             let yp = y + plane * oH * oW
             let ap = argmax.map { $0 + plane * oH * oW }
@@ -170,7 +170,7 @@ public enum MaxPool2D {
         // split does not change results.
         let split = planes * inPlane >= BatchNorm.parallelThreshold
         Parallel.forEachSlice(split) { slice in
-        for plane in split ? Parallel.range(slice, of: planes) : 0..<planes {
+        for plane in Parallel.range(slice, of: planes, split: split) {
             let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, ap = argmax + plane * outPlane
             dxp.update(repeating: 0, count: inPlane)
             for o in 0..<outPlane where ap[o] >= 0 {

@@ -62,6 +62,13 @@ public enum Parallel {
         let hi = min(count, (units * (slice + 1) / ways) * alignment)
         return lo..<hi
     }
+
+    /// The part of 0..<count for slice `slice` of `forEachSlice(split, body)`: its share
+    /// when split, otherwise everything for slice 0 (the only one that runs).
+    @inlinable
+    public static func range(_ slice: Int, of count: Int, split: Bool) -> Range<Int> {
+        split ? range(slice, of: count) : (slice == 0 ? 0..<count : 0..<0)
+    }
 }
 
 /// Hands a non-Sendable value (a closure over raw pointers) to another thread; the slices

@@ -63,12 +63,12 @@ final class Optimizer {
         case .sgd(let lr, let momentum):
             if momentum == 0 {
                 Parallel.forEachSlice(split) { slice in
-                    for i in Optimizer.range(slice, of: n, split: split) { w[i] -= lr * g[i] }
+                    for i in Parallel.range(slice, of: n, split: split) { w[i] -= lr * g[i] }
                 }
             } else {
                 let v = state[0].pointer
                 Parallel.forEachSlice(split) { slice in
-                    for i in Optimizer.range(slice, of: n, split: split) {
+                    for i in Parallel.range(slice, of: n, split: split) {
                         v[i] = momentum * v[i] - lr * g[i]
                         w[i] += v[i]
                     }
@@ -79,7 +79,7 @@ final class Optimizer {
             let m = state[0].pointer, v = state[1].pointer
             let c1 = 1 - b1, c2 = 1 - b2
             Parallel.forEachSlice(split) { slice in
-                for i in Optimizer.range(slice, of: n, split: split) {
+                for i in Parallel.range(slice, of: n, split: split) {
                     let gi = g[i]
                     m[i] = b1 * m[i] + c1 * gi
                     v[i] = b2 * v[i] + c2 * gi * gi
@@ -91,11 +91,6 @@ final class Optimizer {
 
     /// Parameters from which an update runs on both cores.
     static let splitThreshold = 1 << 17
-
-    /// Slice `slice`'s parameters: half of them when split, else all for slice 0.
-    private static func range(_ slice: Int, of n: Int, split: Bool) -> Range<Int> {
-        split ? Parallel.range(slice, of: n) : (slice == 0 ? 0..<n : 0..<0)
-    }
 }
 
 /// x^y for the bias corrections, from exp/log-free repeated squaring so that results are the
