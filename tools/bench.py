@@ -266,6 +266,16 @@ def report(b: Bench) -> str:
                            f"{layer['ceiling_gflops']:6.1f} GFLOP/s = {e * 100:3.0f}%{rng}{' (big layer: target ≥ 60%)' + mark if big else ''}")
             else:
                 out.append(f"    {layer['layer']:<28} {layer['milliseconds']:7.3f} ms{split}")
+    # Runs in which bnc's load check put split kernels on one thread (another process kept
+    # the second core busy): their bnc figures understate bnc.
+    hit = [f"inference {row['model']}" for row in R["inference"]
+           if any(x.get("load_fallbacks", {}).get("on_one_thread", 0) for x in row["bnc"])]
+    hit += [f"GEMM {g['workload']}" for g in R["gemm"]
+            if any(r.get("load_fallbacks", {}).get("on_one_thread", 0) for r in g.get("rounds", [g]))]
+    if hit:
+        out.append("")
+        out.append("note: in these runs bnc found the second core busy and ran some kernels on one thread "
+                   "(their bnc figures understate it): " + "; ".join(hit))
     return "\n".join(out)
 
 

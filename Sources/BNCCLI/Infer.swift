@@ -322,6 +322,8 @@ struct InferBench: Encodable {
     var batch10000ImagesPerSecond: Double
     /// OpenBLAS kernel family in use (see `BLASKernels`).
     var blasKernels: String
+    /// Split kernel jobs of the timed runs that ran on one thread because of the load.
+    var loadFallbacks: LoadFallbacks
 
     static func perform(modelPath: String, imagesPath: String) throws -> InferBench {
         let t0 = monotonicSeconds()
@@ -393,16 +395,17 @@ struct InferBench: Encodable {
             batchCapacity: exec.batchCapacity, steps: exec.stepCount, batch1Runs: latencies.count,
             batch1MedianMicroseconds: latencies[latencies.count / 2] * 1e6,
             batch1P90Microseconds: latencies[latencies.count * 9 / 10] * 1e6,
-            batch100ImagesPerSecond: r100, batch10000ImagesPerSecond: r10k, blasKernels: BLASKernels.loaded)
+            batch100ImagesPerSecond: r100, batch10000ImagesPerSecond: r10k, blasKernels: BLASKernels.loaded,
+            loadFallbacks: LoadFallbacks())
     }
 
     func text() -> String {
-        [
+        ([
             "\(model): \(steps) kernel steps, batch capacity \(batchCapacity); \(images) images loaded in "
                 + String(format: "%.3f s, compiled in %.4f s", loadSeconds, compileSeconds) + "; OpenBLAS kernels \(blasKernels)",
             String(format: "batch 1:      %.2f µs per image (median of %d; p90 %.2f µs)", batch1MedianMicroseconds, batch1Runs, batch1P90Microseconds),
             String(format: "batch 100:    %.0f images/s", batch100ImagesPerSecond),
             String(format: "batch 10000:  %.0f images/s", batch10000ImagesPerSecond),
-        ].joined(separator: "\n")
+        ] + (loadFallbacks.warning.map { [$0] } ?? [])).joined(separator: "\n")
     }
 }

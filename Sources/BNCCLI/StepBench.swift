@@ -23,6 +23,8 @@ struct StepBench: Encodable {
     }
 
     var blasKernels: String
+    /// Split kernel jobs of the timed steps that ran on one thread because of the load.
+    var loadFallbacks: LoadFallbacks
     var batch: Int
     var steps: Int
     var stepMilliseconds: Double
@@ -33,6 +35,7 @@ struct StepBench: Encodable {
 
     init(_ p: StepProfile) {
         blasKernels = BLASKernels.loaded
+        loadFallbacks = LoadFallbacks()  // before the ceilings below run their own jobs
         batch = p.batch
         steps = p.steps
         stepMilliseconds = p.stepSeconds * 1e3
@@ -100,6 +103,7 @@ struct StepBench: Encodable {
             String(format: "  data %.3f ms, loss %.3f ms, optimizer %.3f ms", dataMilliseconds, lossMilliseconds, optimizerMilliseconds),
             "  layer                          ms/step (forward + backward)   GFLOP   achieved GFLOP/s   ceiling GFLOP/s   efficiency",
         ]
+        if let warning = loadFallbacks.warning { lines.insert("  " + warning, at: 1) }
         for r in layers {
             let name = r.layer.padding(toLength: 30, withPad: " ", startingAt: 0)
             var line = String(format: "  %@ %8.3f (%7.3f + %7.3f)", name, r.milliseconds, r.forwardMilliseconds, r.backwardMilliseconds)
@@ -109,5 +113,22 @@ struct StepBench: Encodable {
             lines.append(line)
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// `Parallel.loadFallbacks` for the benchmarks' JSON: split jobs so far and how many of them
+/// ran on one thread because other processes kept the second core busy.
+struct LoadFallbacks: Encodable {
+    var jobs: UInt64
+    var onOneThread: UInt64
+
+    init() {
+        (jobs, onOneThread) = Parallel.loadFallbacks
+    }
+
+    /// A warning line for the text output, nil when every split job used both cores.
+    var warning: String? {
+        onOneThread == 0 ? nil
+            : "note: \(onOneThread) of \(jobs) split jobs ran on one thread because other processes kept the second core busy; these figures understate bnc"
     }
 }

@@ -63,6 +63,13 @@ public enum Parallel {
         return lo..<hi
     }
 
+    /// Split jobs so far, and how many of them ran on one thread because other processes
+    /// kept the other core busy: benchmarks report it, since such runs are up to twice as
+    /// slow. Read it when no kernel is running (e.g. after a timed run).
+    public static var loadFallbacks: (jobs: UInt64, onOneThread: UInt64) {
+        (SliceWorker.shared.jobs, SliceWorker.shared.jobsOnOneThread)
+    }
+
     /// The part of 0..<count for slice `slice` of `forEachSlice(split, body)`: its share
     /// when split, otherwise everything for slice 0 (the only one that runs).
     @inlinable
@@ -110,6 +117,10 @@ final class SliceWorker: @unchecked Sendable {
     /// it is slower than running both slices alone (measured: twice as slow as alone with one
     /// busy process on two cores). Touched only by the owner.
     nonisolated(unsafe) private var contended = false
+    /// Jobs the owner took, and those of them it ran on one thread because of the load
+    /// (`Parallel.loadFallbacks`). Touched only by the owner.
+    nonisolated(unsafe) private(set) var jobs: UInt64 = 0
+    nonisolated(unsafe) private(set) var jobsOnOneThread: UInt64 = 0
     /// Whether the last look at the load found the cores busy.
     nonisolated(unsafe) private var lastLookBusy = false
     /// When (CLOCK_MONOTONIC) the owner next looks at the load.
@@ -160,7 +171,9 @@ final class SliceWorker: @unchecked Sendable {
             contended = busy && lastLookBusy
             lastLookBusy = busy
         }
+        jobs &+= 1
         if contended {
+            jobsOnOneThread &+= 1
             owner.store(false, ordering: .releasing)
             return false
         }

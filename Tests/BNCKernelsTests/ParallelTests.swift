@@ -53,6 +53,8 @@ import Testing
         // when it took it back.
         #expect((0..<calls).allSatisfy { slots.p[$0 * Parallel.ways] >> 20 == 0 })
         #expect(onWorker > 0, "slice 1 never ran on the worker thread in \(calls) calls")
+        // Every call was a job, and none fell back to one thread (this worker skips the load check).
+        #expect(worker.jobs == UInt64(calls) && worker.jobsOnOneThread == 0)
     }
 
     @Test func concurrentCallersEachGetAllTheirSlices() {
