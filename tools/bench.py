@@ -268,14 +268,17 @@ def report(b: Bench) -> str:
                 out.append(f"    {layer['layer']:<28} {layer['milliseconds']:7.3f} ms{split}")
     # Runs in which bnc's load check put split kernels on one thread (another process kept
     # the second core busy): their bnc figures understate bnc.
-    hit = [f"inference {row['model']}" for row in R["inference"]
-           if any(x.get("load_fallbacks", {}).get("on_one_thread", 0) for x in row["bnc"])]
-    hit += [f"GEMM {g['workload']}" for g in R["gemm"]
-            if any(r.get("load_fallbacks", {}).get("on_one_thread", 0) for r in g.get("rounds", [g]))]
+    def fallbacks(label: str, runs: list) -> str | None:
+        counts = [r.get("load_fallbacks", {}) for r in runs]
+        one, jobs = sum(c.get("on_one_thread", 0) for c in counts), sum(c.get("jobs", 0) for c in counts)
+        return f"{label} ({one:,} of {jobs:,} split jobs)" if one else None
+    hit = [fallbacks(f"inference {row['model']}", row["bnc"]) for row in R["inference"]]
+    hit += [fallbacks(f"GEMM {g['workload']}", g.get("rounds", [g])) for g in R["gemm"]]
+    hit = [h for h in hit if h]
     if hit:
         out.append("")
-        out.append("note: in these runs bnc found the second core busy and ran some kernels on one thread "
-                   "(their bnc figures understate it): " + "; ".join(hit))
+        out.append("note: bnc found the second core busy and ran these split jobs on one thread, so those figures "
+                   "understate it: " + "; ".join(hit))
     return "\n".join(out)
 
 
