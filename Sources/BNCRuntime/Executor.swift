@@ -328,9 +328,7 @@ public final class Executor {
                 }
             case .addSame(let a, let b, let y, let count, let act):
                 let pa = pointer(a, frame, f), pb = pointer(b, frame, f), py = pointer(y, frame, f)
-                let total = n * count
-                for i in 0..<total { py[i] = pa[i] + pb[i] }
-                if act != .identity { act.forward(py, py, count: total) }
+                act.map(count: n * count, into: py) { pa[$0] + pb[$0] }
             case .addGeneral(let g):
                 let pa = pointer(g.a, frame, f), pb = pointer(g.b, frame, f), py = pointer(g.y, frame, f)
                 for i in 0..<n {
