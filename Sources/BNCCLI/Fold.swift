@@ -239,7 +239,7 @@ struct FoldRun {
 
     private func shape(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
 
-    /// The `--json` report (contract used by tools/e2e).
+    /// The `--json` report (contract used by tools/check/e2e).
     struct JSONReport: Encodable {
         struct Folded: Encodable {
             var bn: String, into: String, direction: String

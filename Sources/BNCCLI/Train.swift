@@ -145,7 +145,7 @@ struct Train: ParsableCommand {
     @Option(help: .hidden)
     var stopAfter: Int?
 
-    /// Benchmark (tools/bench): time N training steps layer by layer against the sgemm
+    /// Benchmark (tools/bench/run): time N training steps layer by layer against the sgemm
     /// ceiling instead of training; writes nothing.
     @Option(help: .hidden)
     var profileSteps: Int?
