@@ -6,6 +6,7 @@
 //   BNCGraph (model/graph values) ← BNCModelFile, BNCPasses, BNCRuntime, BNCTraining
 //   BNCKernels (the math, once; the only user of OpenBLAS) ← BNCTraining, BNCRuntime
 //   BNCData (IDX files, data sets) ← BNCTraining, BNCCLI
+//   BNCJSON (the one JSON writer) ← BNCPasses, BNCReport, BNCCLI
 //   BNCCLI (one file per subcommand) ← bnc (main.swift)
 import PackageDescription
 
@@ -43,25 +44,28 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "BNCGraph"),
+        /// The one JSON writer (string/number/object pieces and Encodable documents).
+        .target(name: "BNCJSON"),
         .target(name: "BNCModelFile", dependencies: ["BNCGraph", "COnnxProto", "CProtobufC", "CCrypto"]),
         .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
         .target(name: "BNCData", dependencies: ["CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
         .target(name: "BNCRuntime", dependencies: ["BNCKernels", "BNCGraph"]),
-        .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData"]),
+        .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData", "BNCJSON"]),
         /// Charts (a small SVG writer) and the with/without-BN report; no C.
-        .target(name: "BNCReport"),
+        .target(name: "BNCReport", dependencies: ["BNCJSON"]),
         .target(
             name: "BNCCLI",
             dependencies: [
                 "BNCGraph", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
-                "BNCRuntime", "BNCPasses", "BNCReport",
+                "BNCRuntime", "BNCPasses", "BNCReport", "BNCJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bnc", dependencies: ["BNCCLI"]),
 
         // MARK: Tests
         .testTarget(name: "BNCGraphTests", dependencies: ["BNCGraph"]),
+        .testTarget(name: "BNCJSONTests", dependencies: ["BNCJSON"]),
         .testTarget(
             name: "BNCModelFileTests", dependencies: ["BNCModelFile", "BNCGraph"],
             resources: [.copy("Fixtures")]),
