@@ -64,6 +64,8 @@ let package = Package(
         .executableTarget(name: "bnc", dependencies: ["BNCCLI"]),
 
         // MARK: Tests
+        /// Test helpers shared by several test targets (the naive reference evaluator).
+        .target(name: "BNCTestSupport", dependencies: ["BNCGraph"], path: "Tests/BNCTestSupport"),
         .testTarget(name: "BNCGraphTests", dependencies: ["BNCGraph"]),
         .testTarget(name: "BNCJSONTests", dependencies: ["BNCJSON"]),
         .testTarget(
@@ -72,8 +74,10 @@ let package = Package(
         .testTarget(name: "BNCKernelsTests", dependencies: ["BNCKernels"]),
         .testTarget(name: "BNCDataTests", dependencies: ["BNCData"]),
         .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData"]),
-        .testTarget(name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData"]),
-        .testTarget(name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData"]),
+        .testTarget(
+            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport"]),
+        .testTarget(
+            name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData", "BNCTestSupport"]),
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",
