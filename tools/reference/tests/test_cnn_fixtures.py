@@ -31,6 +31,7 @@ sys.path[:0] = [str(TOOLS / "fixtures"), str(TOOLS / "reference")]
 
 import cnn_catalog  # noqa: E402
 import cnn_graph  # noqa: E402
+import ort_fusion_table  # noqa: E402
 
 PY = sys.executable
 MAX_BYTES = 2_000_000
@@ -357,6 +358,12 @@ class FusionTable(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(result["models"][0]["bnc"]["error"], "bnc: model.onnx: opset 7 is not supported")
         self.assertEqual(result["models"][0]["bnc"]["exit"], 2)
+
+    def test_difference_is_the_worst_element_over_the_output_scale(self) -> None:
+        ref = [[np.array([1.0, -4.0]), np.array([0.5])], [np.array([2.0, 3.0]), np.array([1.0])]]
+        other = [[np.array([1.0, -4.0]), np.array([0.5])], [np.array([2.0, 3.5]), np.array([1.0])]]
+        d = ort_fusion_table.difference(ref, other)
+        self.assertEqual((d["max_abs"], d["output_scale"], d["max_rel"]), (0.5, 4.0, 0.125))
 
     def test_bad_arguments(self) -> None:
         r, _ = self.table("--only", "nonesuch")
