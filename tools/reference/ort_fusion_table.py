@@ -197,7 +197,7 @@ def fmt(x: float | None) -> str:
 
 def table(rows: list[dict[str, Any]], with_bnc: bool) -> str:
     head = ["model", "style", "opset/IR", "MB", "BN", "ORT removes (ext / all)", "BN left, EXTENDED (producer)",
-            "Mul→Add left / chains", "ORT self-diff (rel)", "ORT s (session all / run)"]
+            "Mul→Add chains left (ext / all)", "ORT self-diff (rel)", "ORT s (session all / run)"]
     if with_bnc:
         head += ["bnc folds", "bnc proof (rel)", "ORT: bnc's file vs original (rel)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -212,7 +212,8 @@ def table(rows: list[dict[str, Any]], with_bnc: bool) -> str:
                  f"{m['bytes'] / 1e6:.2f}", str(m["bn"]),
                  f"{m['bn'] - o['extended']['bn_left']} / {m['bn'] - o['all']['bn_left']}"
                  + (f" ({o['all']['bn_as_nchwc_conv']} as NCHWc Conv)" if o['all']['bn_as_nchwc_conv'] else ""), left,
-                 f"{o['all']['affine_chains_left']} / {m['affine_chains']}" if m["affine_chains"] else "—",
+                 (f"{o['extended']['affine_chains_left']} / {o['all']['affine_chains_left']} of {m['affine_chains']}"
+                  if m["affine_chains"] else "—"),
                  fmt(o["self_diff"]["all"]["max_rel"]),
                  f"{o['session_seconds']['all']:.2f} / {o['run_seconds']['all']:.3f}"]
         if with_bnc:

@@ -205,9 +205,10 @@ class SmallFixtures(unittest.TestCase):
         for n in model.graph.node:
             if n.op_type == "Add" and n.input[0] in made_by and made_by[n.input[0]].op_type == "Mul":
                 mul = made_by[n.input[0]]
-                pairs[made_by[mul.input[0]].op_type] += 1
+                pairs[made_by[mul.input[0]].op_type if mul.input[0] in made_by else "input"] += 1
         self.assertGreater(pairs["Conv"], 0)
         self.assertEqual(pairs["MatMul"], 1)
+        self.assertEqual(pairs["input"], 1)   # Rescaling → Normalization on the NHWC input
         reshape = next(n for n in model.graph.node if n.op_type == "Reshape")
         chain, value = [], reshape.input[1]
         while value in made_by and made_by[value].op_type != "Shape":
@@ -217,6 +218,11 @@ class SmallFixtures(unittest.TestCase):
         self.assertTrue(any(n.op_type == "ReduceMean" for n in model.graph.node))
         pads = [list(a.ints) for n in model.graph.node if n.op_type == "Conv" for a in n.attribute if a.name == "pads"]
         self.assertIn([0, 0, 1, 1], pads)   # TF SAME: the extra pad at the end
+        pad = next(n for n in model.graph.node if n.op_type == "Pad")   # before a strided depthwise conv
+        conv = next(n for n in model.graph.node if pad.output[0] in n.input)
+        self.assertEqual(conv.op_type, "Conv")
+        self.assertEqual(next(list(a.ints) for a in conv.attribute if a.name == "pads"), [0, 0, 0, 0])
+        self.assertEqual(made_by[value].input[0] in made_by and made_by[made_by[value].input[0]].op_type, "Transpose")
 
     def test_external_data_variants_hold_the_base_tensors(self) -> None:
         for name in ("resnet50-dynamo-extdata", "mobilenetv2-torch-extdata"):
