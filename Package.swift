@@ -3,7 +3,9 @@
 //
 // Data flow, one module per stage:
 //   schemas/ → COnnxProto (generated C) → BNCModelFile (the only Swift user of protobuf-c)
-//   BNCGraph (model/graph values) ← BNCModelFile, BNCPasses, BNCRuntime, BNCTraining
+//   BNCGraph (model/graph values, structural checks) ← everything below
+//   BNCOps (one file per operator: schema, versions, shape rule, lowering; the registry)
+//     ← BNCModelFile (validation), BNCRuntime (planning), BNCPasses (fold roles)
 //   BNCKernels (the math, once; the only user of OpenBLAS) ← BNCTraining, BNCRuntime
 //   BNCData (IDX files, data sets) ← BNCTraining, BNCCLI
 //   BNCCLI (one file per subcommand) ← bnc (main.swift)
@@ -19,6 +21,7 @@ let package = Package(
         .library(name: "BNCData", targets: ["BNCData"]),
         .library(name: "BNCPasses", targets: ["BNCPasses"]),
         .library(name: "BNCRuntime", targets: ["BNCRuntime"]),
+        .library(name: "BNCOps", targets: ["BNCOps"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,11 +46,13 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "BNCGraph"),
-        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "COnnxProto", "CProtobufC", "CCrypto"]),
+        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCOps", "COnnxProto", "CProtobufC", "CCrypto"]),
         .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
         .target(name: "BNCData", dependencies: ["CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
-        .target(name: "BNCRuntime", dependencies: ["BNCKernels", "BNCGraph"]),
+        /// One file per operator (schema, versions, shape rule, lowering, fold role) and the registry.
+        .target(name: "BNCOps", dependencies: ["BNCGraph", "BNCKernels"]),
+        .target(name: "BNCRuntime", dependencies: ["BNCOps", "BNCKernels", "BNCGraph"]),
         .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData"]),
         /// Charts (a small SVG writer) and the with/without-BN report; no C.
         .target(name: "BNCReport"),
@@ -55,7 +60,7 @@ let package = Package(
             name: "BNCCLI",
             dependencies: [
                 "BNCGraph", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
-                "BNCRuntime", "BNCPasses", "BNCReport",
+                "BNCRuntime", "BNCPasses", "BNCReport", "BNCOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bnc", dependencies: ["BNCCLI"]),
