@@ -158,6 +158,12 @@ enum ModelEncoder {
         case .int64(let v):
             let (p, n) = a.bytes(of: v.map { $0.littleEndian })
             t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
+        case .int32(let v):
+            let (p, n) = a.bytes(of: v.map { $0.littleEndian })
+            t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
+        case .bool(let v):
+            let (p, n) = a.bytes(of: v.map { UInt8($0 ? 1 : 0) })
+            t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
         }
         setUnknown(&t.pointee.base, tensor.unknownFields, a)
         return t

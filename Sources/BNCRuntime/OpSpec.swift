@@ -194,6 +194,8 @@ struct OpResolver {
             switch t.storage {
             case .float(let v): on = v.contains { $0 != 0 }
             case .int64(let v): on = v.contains { $0 != 0 }
+            case .int32(let v): on = v.contains { $0 != 0 }
+            case .bool(let v): on = v.contains(true)
             }
             if on { throw fail("training_mode input '\(name)' is true; bnc runs Dropout in inference mode only") }
         }
