@@ -30,6 +30,16 @@ enum ModelEncoder {
         }
     }
 
+    /// A serialized `TensorProto` on its own (ONNX's test-data `.pb` files).
+    static func encode(_ tensor: Tensor) -> [UInt8] {
+        let arena = CArena()
+        let t = tensorMessage(tensor, arena)
+        let size = onnx__tensor_proto__get_packed_size(t)
+        return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+            initialized = onnx__tensor_proto__pack(t, buf.baseAddress)
+        }
+    }
+
     private static func modelMessage(_ model: Model, _ a: CArena) -> UnsafeMutablePointer<Onnx__ModelProto> {
         let m = a.message(Onnx__ModelProto.self) { onnx__model_proto__init($0) }
         m.pointee.has_ir_version = 1
