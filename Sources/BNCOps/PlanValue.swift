@@ -11,8 +11,8 @@ public enum ElementType: Sendable, Equatable, Hashable {
         switch code {
         case DataType.float: self = .float
         case DataType.int64: self = .int64
-        case 6: self = .int32
-        case 9: self = .bool
+        case DataType.int32: self = .int32
+        case DataType.bool: self = .bool
         default: return nil
         }
     }
@@ -22,8 +22,8 @@ public enum ElementType: Sendable, Equatable, Hashable {
         switch self {
         case .float: return DataType.float
         case .int64: return DataType.int64
-        case .int32: return 6
-        case .bool: return 9
+        case .int32: return DataType.int32
+        case .bool: return DataType.bool
         }
     }
 
@@ -72,6 +72,8 @@ public struct PlanValue: Sendable, Equatable {
         switch tensor.storage {
         case .float(let v): self.init(shape: tensor.dims, type: .float, contents: .floats(v))
         case .int64(let v): self.init(shape: tensor.dims, type: .int64, contents: .ints(v))
+        case .int32(let v): self.init(shape: tensor.dims, type: .int32, contents: .ints(v.map(Int64.init)))
+        case .bool(let v): self.init(shape: tensor.dims, type: .bool, contents: .ints(v.map { $0 ? 1 : 0 }))
         }
     }
 
@@ -98,8 +100,8 @@ public struct PlanValue: Sendable, Equatable {
         case .floats(let v)?: return Tensor(name: name, dims: shape, floats: v)
         case .ints(let v)?:
             switch type {
-            case .int64: return Tensor(name: name, dims: shape, int64s: v)
-            // Other integer types are carried as INT64 until BNCGraph's Tensor stores them.
+            case .int32: return Tensor(name: name, dims: shape, int32s: v.map { Int32(truncatingIfNeeded: $0) })
+            case .bool: return Tensor(name: name, dims: shape, bools: v.map { $0 != 0 })
             default: return Tensor(name: name, dims: shape, int64s: v)
             }
         case nil: return nil

@@ -75,8 +75,9 @@ import Testing
         // has no training_mode (it came in 14), so bnc's own BN node is refused by name there.
         m.opsetImports = [OpsetImport(domain: "", version: 9)]
         #expect(error(m)?.description == "m.pb: node 'bn1' (BatchNormalization) attribute 'training_mode': is not an attribute of BatchNormalization-9")
+        // … and Gemm-9 requires its C input, which bnc's bias-free dense layer omits.
         m.graph.nodes[1].attributes.removeAll { $0.name == "training_mode" }
-        #expect(error(m) == nil)
+        #expect(error(m)?.description == "m.pb: node 'dense1' (Gemm): has 2 inputs; Gemm-9 takes 3")
     }
 
     @Test func trainingModeBatchNormIsRejected() {
