@@ -64,6 +64,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bnc", dependencies: ["BNCCLI"]),
+        /// Developer tool: ONNX backend-test cases in process (see its header).
+        .executableTarget(name: "bnc-cases", dependencies: ["BNCModelFile", "BNCRuntime", "BNCOps", "BNCGraph"]),
 
         // MARK: Tests
         .testTarget(name: "BNCGraphTests", dependencies: ["BNCGraph"]),

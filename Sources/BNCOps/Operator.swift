@@ -38,11 +38,15 @@ public protocol Operator: Sendable {
     static func checkConstants(_ node: NodeView, _ constants: [Tensor?]) throws(ModelError)
     /// What `bnc fold` may do with this node.
     var foldRole: FoldRole { get }
+    /// Inputs whose contents the lowering does not use (Reshape's target shape: the step is
+    /// an alias either way), so they may differ with the batch size in a batch plan.
+    static var contentsUnusedByLowering: Set<Int> { get }
 }
 
 extension Operator {
     public static func checkConstants(_ node: NodeView, _ constants: [Tensor?]) throws(ModelError) {}
     public var foldRole: FoldRole { .barrier }
+    public static var contentsUnusedByLowering: Set<Int> { [] }
 }
 
 /// What the BN folding pass may do with a node.

@@ -374,13 +374,23 @@ struct Compilation {
                 scaled[name] = s
             }
             guard let a = try? Analysis(graph: graph, opset: opset, inputs: scaled, elementLimit: limit) else { return false }
+            if a.runtimeNodes != unit.runtimeNodes { return false }
             for index in unit.runtimeNodes {
-                for o in graph.nodes[index].outputs where !o.isEmpty {
+                let node = graph.nodes[index]
+                for o in node.outputs where !o.isEmpty {
                     guard let s1 = unit.values[o]?.shape, let sb = a.values[o]?.shape, let d0 = s1.first,
                           sb.count == s1.count, sb[0] == b * d0, sb.dropFirst() == s1.dropFirst() else { return false }
                 }
+                // Constants the steps are built from must not depend on the batch (a Range
+                // over the batch size, a mask of its shape…).
+                let unused = type(of: unit.operators[index].0).contentsUnusedByLowering
+                for (i, name) in node.inputs.enumerated() where !name.isEmpty && !unused.contains(i) {
+                    if let v = unit.values[name], v.isConstant, a.values[name] != v { return false }
+                }
             }
-            if a.runtimeNodes != unit.runtimeNodes { return false }
+            for o in graph.outputs {
+                if let v = unit.values[o.name], v.isConstant, a.values[o.name] != v { return false }
+            }
         }
         return true
     }

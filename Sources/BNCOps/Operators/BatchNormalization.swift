@@ -71,15 +71,31 @@ struct BatchNormalization: Operator {
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = l.inputs[0]!.shape
         let channels = x.count >= 2 ? x[1] : 1
-        var params: [[Float]] = []
-        for (i, role) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
-            params.append(try l.inputs.constantFloats(i, role: role))
+        let outer = x.count >= 2 ? x[0] : x.reduce(1, *)
+        let inner = x.count >= 2 ? x[2...].reduce(1, *) : 1
+        let a: ValueID, b: ValueID
+        if (1...4).allSatisfy(l.isConstant) {
+            var ca = [Float](repeating: 0, count: channels), cb = ca
+            try Self.coefficients((1...4).map { i throws(ModelError) in try l.inputs.constantFloats(i, role: "BN") },
+                                  epsilon: epsilon, channels: channels, a: &ca, b: &cb)
+            (a, b) = (l.constant(ca, shape: [channels]), l.constant(cb, shape: [channels]))
+        } else {
+            // Statistics computed at run time (ONNX's node tests feed them as inputs).
+            a = l.table.runtime("", shape: [channels])
+            b = l.table.runtime("", shape: [channels])
+            l.emit(BatchNormCoefficientsStep(parameters: try (1...4).map { i throws(ModelError) in try l.value(i) },
+                                             a: a, b: b, channels: channels, epsilon: epsilon))
         }
-        var a = [Float](repeating: 0, count: channels), b = [Float](repeating: 0, count: channels)
-        params[0].withUnsafeBufferPointer { g in
-            params[1].withUnsafeBufferPointer { be in
-                params[2].withUnsafeBufferPointer { mu in
-                    params[3].withUnsafeBufferPointer { v in
+        l.emit(ChannelAffineStep(x: try l.value(0), y: l.output(), outer: outer, channels: channels, inner: inner,
+                                 scale: a, shift: b, table: l.table))
+    }
+
+    /// a = scale/√(var + ε), b = B − mean·a in Double, rounded once (`BatchNorm`'s kernel).
+    static func coefficients(_ p: [[Float]], epsilon: Float, channels: Int, a: inout [Float], b: inout [Float]) throws(ModelError) {
+        p[0].withUnsafeBufferPointer { g in
+            p[1].withUnsafeBufferPointer { be in
+                p[2].withUnsafeBufferPointer { mu in
+                    p[3].withUnsafeBufferPointer { v in
                         BatchNorm.inferenceCoefficients(
                             scale: g.baseAddress!, bias: be.baseAddress!, mean: mu.baseAddress!, variance: v.baseAddress!,
                             epsilon: Double(epsilon), channels: channels, a: &a, b: &b)
@@ -87,9 +103,24 @@ struct BatchNormalization: Operator {
                 }
             }
         }
-        let outer = x.count >= 2 ? x[0] : x.reduce(1, *)
-        let inner = x.count >= 2 ? x[2...].reduce(1, *) : 1
-        l.emit(ChannelAffineStep(x: try l.value(0), y: l.output(), outer: outer, channels: channels, inner: inner,
-                                 scale: l.constant(a, shape: [channels]), shift: l.constant(b, shape: [channels]), table: l.table))
+    }
+}
+
+/// The per-channel coefficients of an inference BN whose statistics are runtime values.
+struct BatchNormCoefficientsStep: Step {
+    let parameters: [ValueID]
+    let a: ValueID, b: ValueID
+    let channels: Int
+    let epsilon: Float
+
+    var reads: [ValueID] { parameters }
+    var writes: [ValueID] { [a, b] }
+    var traits: StepTraits { [] }
+    var summary: String { "bn coefficients \(channels)" }
+
+    func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
+        let p = parameters.map { frame.input($0, 0) }
+        BatchNorm.inferenceCoefficients(scale: p[0], bias: p[1], mean: p[2], variance: p[3], epsilon: Double(epsilon),
+                                        channels: channels, a: frame.pointer(a, 0), b: frame.pointer(b, 0))
     }
 }

@@ -49,7 +49,6 @@ struct Conv: Operator {
 
     func lower(_ l: inout Lowering) throws(ModelError) {
         let (x, w, win) = try geometry(l.inputs)
-        guard l.isConstant(1) else { throw l.fail("weight W '\(l.inputs.name(1))' is computed at run time; bnc runs Conv with constant weights") }
         guard win.rank <= 2 else { throw l.fail("3-D convolution is not supported yet") }
         let geometry: ConvGeometry
         do throws(KernelShapeError) {
@@ -128,7 +127,8 @@ struct ConvStep: Step {
             s.y = next.writes[0]
             return s
         case .channelAffine(let outer, let channels, let inner, let s2, let b2)?
-            where outer == batchPerUnit && channels == geometry.outChannels && inner == geometry.outSpatial:
+            where outer == batchPerUnit && channels == geometry.outChannels && inner == geometry.outSpatial
+                && EpilogueAlgebra.constant(s2, b2, table) && EpilogueAlgebra.constant(scale, shift, table):
             var s = self
             (s.scale, s.shift) = EpilogueAlgebra.compose(scale: scale, shift: shift, then: s2, b2, channels: channels, table: table)
             s.y = next.writes[0]
@@ -139,6 +139,7 @@ struct ConvStep: Step {
     }
 
     /// Max-pooling commutes with the epilogue's scale only when every scale is positive.
+    /// (Conv's own bias may be a runtime value: it is then never composed.)
     private var scalePositive: Bool {
         guard let scale else { return true }
         return table[scale].constant?.allSatisfy { $0 > 0 } ?? false

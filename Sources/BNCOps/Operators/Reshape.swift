@@ -10,6 +10,7 @@ struct Reshape: Operator {
         Schema(inputs: 2...2, attributes: version >= 14 ? [.int("allowzero", default: 0)] : [])
     }
     let allowZero: Bool
+    static var contentsUnusedByLowering: Set<Int> { [1] }
 
     init(_ node: NodeView) throws(ModelError) {
         allowZero = node.schema.attribute("allowzero") != nil ? try node.attributes.flag("allowzero") : false

@@ -52,7 +52,9 @@ public struct GemmStep: Step {
             s.activation = act
             s.y = next.writes[0]
             return s
-        case .channelAffine(let outer, let channels, let inner, let s2, let b2)? where inner == 1 && channels == n && outer == rowsPerUnit:
+        case .channelAffine(let outer, let channels, let inner, let s2, let b2)?
+            where inner == 1 && channels == n && outer == rowsPerUnit && EpilogueAlgebra.constant(s2, b2, table)
+                && EpilogueAlgebra.constant(scale, shift, table):
             // ((acc·s) + b)·s2 + b2 = acc·(s·s2) + (b·s2 + b2), composed in Double, rounded once.
             var s = self
             s.y = next.writes[0]
@@ -85,6 +87,13 @@ public struct GemmStep: Step {
 
 /// Composing per-channel epilogues while fusing: the arithmetic in Double, rounded once.
 enum EpilogueAlgebra {
+    /// Whether the given scale and shift are constants (only those can be composed).
+    static func constant(_ ids: ValueID?..., in table: ValueTable) -> Bool {
+        ids.allSatisfy { id in id.map { table[$0].constant != nil } ?? true }
+    }
+
+    static func constant(_ a: ValueID?, _ b: ValueID?, _ table: ValueTable) -> Bool { constant(a, b, in: table) }
+
     /// (x·s + b)·s2 + b2 as x·S + B, each of `channels` values; nil entries mean 1 or 0.
     static func compose(
         scale s: ValueID?, shift b: ValueID?, then s2: ValueID?, _ b2: ValueID?, channels: Int, table: ValueTable
