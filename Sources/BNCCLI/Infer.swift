@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCKernels
 import BNCModelFile
 import BNCPasses
@@ -71,7 +72,7 @@ struct InferCommand: ParsableCommand {
     func run() throws {
         if bench {
             let result = try InferBench.perform(modelPath: model, imagesPath: images)
-            print(json ? try CLIJSON.text(result) : result.text())
+            print(json ? try JSONText.encode(result, snakeCaseKeys: true) : result.text())
             return
         }
         _ = try InferRun.perform(

@@ -72,7 +72,8 @@ public enum Activation: Equatable, Hashable, Sendable {
     /// y[i] = f(z(i)) for i in 0..<count, where `z` computes the pre-activation (a bias add,
     /// a BN affine, …) from contiguous inputs: the one place the activations are applied to
     /// runs, so every fused kernel gets the same values. One loop per case, so each loop
-    /// vectorizes with `z` inlined into it (a switch inside the loop would keep it scalar).
+    /// vectorizes with `z` inlined into it (a switch inside the loop kept the sigmoid
+    /// scalar).
     /// In place, `z` must read `y` itself (same pointer, same index), not an equal copy.
     @inlinable @inline(__always)
     public func map(count: Int, into y: UnsafeMutablePointer<Float>, _ z: (Int) -> Float) {
@@ -164,12 +165,13 @@ public enum Activation: Equatable, Hashable, Sendable {
     /// Logistic function σ(x) = 1/(1 + e^−x), within 2e-7 relative of the exact value
     /// (≈ 3 ulp; checked against Double in the kernel tests) and never NaN for finite x.
     ///
-    /// Branch-free and call-free so that loops over it vectorize: e = e^−x by Cephes' expf
-    /// polynomial on r = t − n·ln 2 with n = round(t·log₂e) (the 1.5·2²³ rounding trick,
-    /// whose low mantissa bits give 2ⁿ directly), x clamped to ±87 so 2ⁿ stays a normal
-    /// Float; then σ = 1/(1 + e). For x < 0, e is large and its relative error carries over
-    /// to σ unchanged, so no second formula is needed. The clamp makes σ(x) for x < −87
-    /// about 1.6e-38 instead of a smaller subnormal.
+    /// Branch-free and call-free so that loops over it vectorize (a call to `expf` keeps
+    /// them scalar): e = e^−x by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
+    /// (the 1.5·2²³ rounding trick, whose low mantissa bits give 2ⁿ directly), x clamped to
+    /// ±87 so 2ⁿ stays a normal Float; then σ = 1/(1 + e). For x < 0, e is large and its
+    /// relative error carries over to σ unchanged, so no second formula (and no select
+    /// between two) is needed.
+    /// The clamp makes σ(x) for x < −87 about 1.6e-38 instead of a smaller subnormal.
     @inlinable
     public static func sigmoid(_ x: Float) -> Float {
         let t = -min(max(x, -87), 87)
