@@ -1,5 +1,6 @@
 import BNCGraph
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import CFuzzerDriver
@@ -29,7 +30,7 @@ public func fuzzFold(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     precondition(report.folded.count + left == bns, "\(bns) BNs, \(report.folded.count) folded, \(left) left")
     precondition(report.skipped.count == left, "\(left) BNs left but \(report.skipped.count) skips reported")
     do {
-        try GraphValidator.validate(folded)
+        try ModelValidator.validate(folded, opset: 15)
         let encoded = ModelFile.encode(folded)
         let again = try ModelFile.decode(encoded, path: "folded.pb")
         precondition(ModelFile.encode(again) == encoded, "re-encoding the folded model is not stable")
