@@ -39,10 +39,8 @@ public enum ReferenceEvaluator {
     public static func run(_ graph: Graph, input: RefTensor) throws -> RefTensor {
         var env: [String: RefTensor] = [:]
         for t in graph.initializers {
-            switch t.storage {
-            case .float(let v): env[t.name] = RefTensor(shape: t.dims, data: v.map(Double.init))
-            case .int64(let v): env[t.name] = RefTensor(shape: t.dims, data: v.map(Double.init))
-            }
+            let values = t.floats?.map(Double.init) ?? t.integers?.map(Double.init) ?? []
+            env[t.name] = RefTensor(shape: t.dims, data: values)
         }
         env[graph.runtimeInputs[0].name] = input
         for node in graph.nodes {
