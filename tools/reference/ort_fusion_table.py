@@ -27,8 +27,8 @@ Prints a Markdown table (one row per model) and writes the JSON (default WORK/or
 ./ort_fusion.json without --work);
 exit 1 if onnxruntime fails on a model, or a --bnc fold writes a file that onnxruntime cannot run
 or that differs from the original by more than --tolerance (default 1e-5 relative, bnc fold's own
-default: ≥ 10× the Float rounding of a correct fold, which onnxruntime's own fusions show here as
-≤ 1.3e-6 on these models), else 0;
+default: ≥ 10× the Float rounding of a correct fold, which onnxruntime's own fusions show on these
+models as the self-diff column; docs/cnn-fixtures.md has the figures), else 0;
 2 on bad arguments. A bnc that refuses a model (no JSON) is a table entry, not a failure: today's
 bnc loads few of these files.
 """
