@@ -48,6 +48,10 @@ public struct PlanValue: Sendable, Equatable {
     public var type: ElementType
     public var contents: Contents?
 
+    /// The most elements a value computed while planning may have (integer results, data
+    /// moved between constants): checked before anything is allocated.
+    public static let maximumConstantElements = 1 << 26
+
     public init(shape: [Int], type: ElementType = .float, contents: Contents? = nil) {
         self.shape = shape
         self.type = type

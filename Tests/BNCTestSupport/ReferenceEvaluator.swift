@@ -35,8 +35,9 @@ public enum RefError: Error, CustomStringConvertible {
 }
 
 public enum ReferenceEvaluator {
-    /// Evaluates the graph's first output for one input value.
-    public static func run(_ graph: Graph, input: RefTensor) throws -> RefTensor {
+    /// Evaluates the graph's first output for one input value, with the operators of
+    /// default-domain `opset`.
+    public static func run(_ graph: Graph, input: RefTensor, opset: Int = Int(Model.opsetWritten)) throws -> RefTensor {
         var env: [String: RefTensor] = [:]
         for t in graph.initializers {
             let values = t.floats?.map(Double.init) ?? t.integers?.map(Double.init) ?? []
@@ -45,13 +46,13 @@ public enum ReferenceEvaluator {
         env[graph.runtimeInputs[0].name] = input
         for node in graph.nodes {
             let ins = node.inputs.map { $0.isEmpty ? nil : env[$0] }
-            env[node.outputs[0]] = try eval(node, ins)
+            env[node.outputs[0]] = try eval(node, ins, opset: opset)
         }
         guard let out = env[graph.outputs[0].name] else { throw RefError.unsupported("no output") }
         return out
     }
 
-    static func eval(_ node: Node, _ ins: [RefTensor?]) throws -> RefTensor {
+    static func eval(_ node: Node, _ ins: [RefTensor?], opset: Int) throws -> RefTensor {
         func i(_ n: String, _ d: Int64) -> Int64 {
             if case .int(let v)? = node.attribute(n)?.value { return v }
             return d
@@ -239,6 +240,7 @@ public enum ReferenceEvaluator {
             }
             return y
         default:
+            if let y = try evalElementwise(node, ins, opset: opset) { return y }
             throw RefError.unsupported("reference evaluator has no \(node.opType)")
         }
     }
