@@ -200,7 +200,8 @@ import Testing
         }
         var g = Net([8])
         g.weight("W", [8, 5], -3...3)
-        g.op("Gemm", ["x", "W"], "h")
+        g.weight("C", [5])
+        g.op("Gemm", ["x", "W", "C"], "h")
         g.op("Clip", ["h"], "y", [Attribute("min", .float(0)), Attribute("max", .float(6))])
         let exec = try expectMatchesReference(g.graph, opset: 9)
         #expect(exec.stepCount == 1)
