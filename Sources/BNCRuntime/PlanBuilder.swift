@@ -93,7 +93,7 @@ struct PlanBuilder {
                 guard !name.isEmpty, readers[name] != nil, analysis.values[name]?.isConstant == false else { return nil }
                 return table.runtime(name, shape: outs[k].shape)
             }
-            // A node whose outputs nothing reads (a dead branch of an export) is not run.
+            // Nothing reads any output (a dead branch of the graph): no steps.
             if outputIDs.allSatisfy({ $0 == nil }) { continue }
             var lowering = Lowering(view: view, inputs: inputs, outputs: outs, table: table,
                                     runtimeInputs: runtimeInputs, outputIDs: outputIDs)
