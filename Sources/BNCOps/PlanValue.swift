@@ -48,10 +48,6 @@ public struct PlanValue: Sendable, Equatable {
     public var type: ElementType
     public var contents: Contents?
 
-    /// The most elements a value computed while planning may have (integer results, data
-    /// moved between constants): checked before anything is allocated.
-    public static let maximumConstantElements = 1 << 26
-
     public init(shape: [Int], type: ElementType = .float, contents: Contents? = nil) {
         self.shape = shape
         self.type = type
@@ -80,6 +76,10 @@ public struct PlanValue: Sendable, Equatable {
         case .bool(let v): self.init(shape: tensor.dims, type: .bool, contents: .ints(v.map { $0 ? 1 : 0 }))
         }
     }
+
+    /// Most elements a value computed while planning may have (shape arithmetic, Constant,
+    /// data movement of constants): operators check it before they allocate contents.
+    public static let maximumConstantElements = 1 << 26
 
     /// Number of elements.
     public var count: Int { Tensor.elementCount(shape) }
