@@ -54,7 +54,7 @@ import Testing
         case "Pow": n.op(op, ["e", "m1"], "y")
         default: n.op(op, ["m", "e"], "t"); n.op(op, ["t", "m1"], "y")
         }
-        try expectMatchesReference(n.graph)
+        for batch in [1, 5, 150] { try expectMatchesReference(n.graph, batch: batch) }
     }
 
     @Test(arguments: [[4], [3, 1], [1], [], [1, 3, 4]])
@@ -88,6 +88,7 @@ import Testing
         n.weight("c", [4])
         n.op(op, ["x", "h", "c", "h1"], "y")
         for opset in [8, 13, 21] { try expectMatchesReference(n.graph, opset: opset) }
+        for batch in [1, 150] { try expectMatchesReference(n.graph, batch: batch) }
 
         var one = Net([3, 4])
         one.op(op, ["x"], "y")
@@ -248,6 +249,7 @@ import Testing
             var n = Net([3, 4])
             n.op("LogSoftmax", ["x"], "y", [int("axis", axis)])
             try expectMatchesReference(n.graph, opset: opset, range: -20...20)
+            try expectMatchesReference(n.graph, batch: 150, opset: opset)
         }
         // Absent axis: 1 before 13 (the whole sample), −1 from 13.
         for opset in [11, 13] {
@@ -299,6 +301,9 @@ import Testing
                 #expect(ea.outputShape == expected && eb.outputShape == expected, "\(axes) keepdims \(keep)")
             }
         }
+        var c = Net([3, 4, 5])
+        c.op(op, ["x"], "y", [ints("axes", [1, 3])])
+        for batch in [1, 150] { try expectMatchesReference(c.graph, batch: batch, opset: axesInput - 1, range: range) }
     }
 
     /// Absent axes reduce everything (one sample at a time here, the batch axis included);
