@@ -132,7 +132,7 @@ import Testing
         var n = Net([1, 4, 4, 4])
         n.weight("w", [2, 1, 2, 2, 2])
         n.op("Conv", ["x", "w"], "y", name: "c3")
-        expectUnsupported(n.graph, place: "node 'c3' (Conv)", containing: "2-D")
+        expectUnsupported(n.graph, place: "node 'c3' (Conv)", containing: "3-D convolution")
     }
 
     @Test func badAutoPad() {

@@ -24,5 +24,11 @@ let package = Package(
                 .product(name: "BNCPasses", package: "bnc"), .product(name: "BNCRuntime", package: "bnc"),
                 .product(name: "BNCOps", package: "bnc"),
             ]),
+        .executableTarget(
+            name: "FuzzPlan",
+            dependencies: [
+                "CFuzzerDriver", .product(name: "BNCModelFile", package: "bnc"), .product(name: "BNCGraph", package: "bnc"),
+                .product(name: "BNCRuntime", package: "bnc"), .product(name: "BNCOps", package: "bnc"),
+            ]),
     ]
 )
