@@ -93,6 +93,8 @@ struct PlanBuilder {
                 guard !name.isEmpty, readers[name] != nil, analysis.values[name]?.isConstant == false else { return nil }
                 return table.runtime(name, shape: outs[k].shape)
             }
+            // Nothing reads any output (a dead branch of the graph): no steps.
+            if outputIDs.allSatisfy({ $0 == nil }) { continue }
             var lowering = Lowering(view: view, inputs: inputs, outputs: outs, table: table,
                                     runtimeInputs: runtimeInputs, outputIDs: outputIDs)
             try op.lower(&lowering)
