@@ -66,6 +66,11 @@ public struct IndexedCopy: Sendable, Equatable {
     /// Largest input offset read, −1 when everything is fill: callers check it against the
     /// input's size.
     public let largestOffset: Int
+    /// The same, flat for the copy loop: per outer axis (count, start, stride, first entry in
+    /// `tables` or −1 when affine); per run (first, count, offset or −1 for fill, stride).
+    let axisData: [Int]
+    let tables: [Int]
+    let runData: [Int]
 
     /// A copy whose output has one axis per entry of `axes` (outermost first; none for a
     /// scalar), reading the input at `base` plus the axes' offsets.
@@ -96,6 +101,18 @@ public struct IndexedCopy: Sendable, Equatable {
         outer = merged
         rowLength = last.count
         runs = IndexedCopy.runs(last)
+        var axisData: [Int] = [], tables: [Int] = []
+        for a in merged {
+            switch a {
+            case .affine(let n, let s, let st): axisData += [n, s, st, -1]
+            case .table(let t):
+                axisData += [t.count, 0, 0, tables.count]
+                tables += t
+            }
+        }
+        self.axisData = axisData
+        self.tables = tables
+        runData = runs.flatMap { [$0.first, $0.count, $0.offset ?? -1, $0.stride] }
         // Largest offset: the sum of each axis' largest (fills never read).
         var largest = 0
         var anyRead = true
@@ -178,55 +195,64 @@ public struct IndexedCopy: Sendable, Equatable {
     private func copy<T>(_ x: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, fill: T, rows: Range<Int>) {
         if rows.isEmpty || rowLength == 0 { return }
         let r = outer.count
-        // An odometer over the outer axes: each one's index and its offset there.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, 2 * r)) { scratch in
-            let index = scratch.baseAddress!, part = index + r
-            var rest = rows.lowerBound
-            for d in stride(from: r - 1, through: 0, by: -1) {
-                let n = outer[d].count
-                index[d] = rest % n
-                rest /= n
-            }
-            var fills = 0
-            var base = 0
-            for d in 0..<r {
-                part[d] = outer[d].offset(index[d])
-                if part[d] < 0 { fills += 1 } else { base += part[d] }
-            }
-            for row in rows {
-                let out = y + row * rowLength
-                if fills > 0 {
-                    out.update(repeating: fill, count: rowLength)
-                } else {
-                    for run in runs {
-                        let o = out + run.first
-                        guard let start = run.offset else {
-                            o.update(repeating: fill, count: run.count)
-                            continue
-                        }
-                        let src = x + base + start
-                        if run.stride == 1 {
-                            o.update(from: src, count: run.count)
-                        } else if run.stride == 0 {
-                            o.update(repeating: src.pointee, count: run.count)
-                        } else {
-                            let s = run.stride
-                            for k in 0..<run.count { o[k] = src[k * s] }
+        let rowLength = rowLength
+        axisData.withUnsafeBufferPointer { axes in
+        tables.withUnsafeBufferPointer { tables in
+        runData.withUnsafeBufferPointer { runs in
+            let runCount = runs.count / 4
+            // An odometer over the outer axes: each one's index and its offset there.
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, 2 * r)) { scratch in
+                let index = scratch.baseAddress!, part = index + r
+                var rest = rows.lowerBound
+                for d in stride(from: r - 1, through: 0, by: -1) {
+                    let n = axes[4 * d]
+                    index[d] = rest % n
+                    rest /= n
+                }
+                var fills = 0
+                var base = 0
+                for d in 0..<r {
+                    let at = axes[4 * d + 3]
+                    part[d] = at < 0 ? axes[4 * d + 1] + index[d] * axes[4 * d + 2] : tables[at + index[d]]
+                    if part[d] < 0 { fills += 1 } else { base += part[d] }
+                }
+                for row in rows {
+                    let out = y + row * rowLength
+                    if fills > 0 {
+                        out.update(repeating: fill, count: rowLength)
+                    } else {
+                        for k in 0..<runCount {
+                            let o = out + runs[4 * k], n = runs[4 * k + 1], start = runs[4 * k + 2], s = runs[4 * k + 3]
+                            if start < 0 {
+                                o.update(repeating: fill, count: n)
+                                continue
+                            }
+                            let src = x + base + start
+                            if s == 1 {
+                                o.update(from: src, count: n)
+                            } else if s == 0 {
+                                o.update(repeating: src.pointee, count: n)
+                            } else {
+                                for i in 0..<n { o[i] = src[i * s] }
+                            }
                         }
                     }
-                }
-                // Next row: advance the innermost outer axis, carrying outward.
-                var d = r - 1
-                while d >= 0 {
-                    if part[d] < 0 { fills -= 1 } else { base -= part[d] }
-                    index[d] += 1
-                    if index[d] == outer[d].count { index[d] = 0 }
-                    part[d] = outer[d].offset(index[d])
-                    if part[d] < 0 { fills += 1 } else { base += part[d] }
-                    if index[d] != 0 { break }
-                    d -= 1
+                    // Next row: advance the innermost outer axis, carrying outward.
+                    var d = r - 1
+                    while d >= 0 {
+                        if part[d] < 0 { fills -= 1 } else { base -= part[d] }
+                        index[d] += 1
+                        if index[d] == axes[4 * d] { index[d] = 0 }
+                        let at = axes[4 * d + 3]
+                        part[d] = at < 0 ? axes[4 * d + 1] + index[d] * axes[4 * d + 2] : tables[at + index[d]]
+                        if part[d] < 0 { fills += 1 } else { base += part[d] }
+                        if index[d] != 0 { break }
+                        d -= 1
+                    }
                 }
             }
+        }
+        }
         }
     }
 }
