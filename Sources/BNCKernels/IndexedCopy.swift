@@ -156,6 +156,12 @@ public struct IndexedCopy: Sendable, Equatable {
         }
     }
 
+    /// Whether the copy gives back an input of `inputCount` elements unchanged (its output
+    /// may then be the input's memory).
+    public func isIdentity(inputCount: Int) -> Bool {
+        count == inputCount && outer.isEmpty && runs == [Run(first: 0, count: count, offset: 0, stride: 1)]
+    }
+
     /// Smallest copy (elements) split over the cores: below it one fork/join costs more
     /// than the second core saves.
     public static let splitMinimum = 1 << 16

@@ -57,6 +57,22 @@ enum DataMovement {
         }
     }
 
+    /// Lowers output `k` as `copy` of input 0: the input's memory when the copy changes
+    /// nothing and leaves dim 0 alone (a copy that moves dim 0 keeps its step even when it is
+    /// the identity for one sample, so that the plan runs whole tensors), a step otherwise.
+    static func lower(
+        _ l: inout Lowering, output k: Int = 0, copy: IndexedCopy, fill: Float = 0, fillValue: ValueID? = nil,
+        perUnit: Bool, summary: String
+    ) throws(ModelError) {
+        let x = try l.inputs.value(0)
+        if perUnit, fillValue == nil, !l.isConstant(0), copy.isIdentity(inputCount: x.count) {
+            l.alias(output: k, input: 0)
+            return
+        }
+        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(k), copy: copy, fill: fill, fillValue: fillValue,
+                               perUnit: perUnit, summary: summary))
+    }
+
     /// The axes of a copy that reads a dense tensor of `shape` unchanged.
     static func identity(_ shape: [Int]) -> [IndexedCopy.Axis] {
         zip(shape, strides(shape)).map { .affine(count: $0, start: 0, stride: $1) }

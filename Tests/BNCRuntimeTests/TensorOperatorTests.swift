@@ -353,3 +353,39 @@ import Testing
         }
     }
 }
+
+/// A data movement that changes nothing for a sample and leaves dim 0 alone is the input's
+/// memory; one that moves dim 0 keeps its step (it is the identity for one sample only).
+@Suite struct IdentityMovementTests {
+    func ints64(_ name: String, _ v: [Int64]) -> Tensor { Tensor(name: name, dims: [v.count], int64s: v) }
+
+    @Test func identitiesAreAliases() throws {
+        var n = Net([3, 4])
+        n.initializers += [ints64("s", [1, 3, 4]), ints64("r", [1, 1, 1]), ints64("st", [0]), ints64("en", [Int64.max]),
+                           ints64("ax", [-1]), ints64("p", [0, 0, 0, 0, 0, 0])]
+        n.op("Expand", ["x", "s"], "a")
+        n.op("Tile", ["a", "r"], "b")
+        n.op("Slice", ["b", "st", "en", "ax"], "c")
+        n.op("Pad", ["c", "p"], "d")
+        n.op("Transpose", ["d"], "y", [ints("perm", [0, 1, 2])])
+        let exec = try expectMatchesReference(n.graph, tolerance: 0, opset: 13)
+        #expect(exec.stepCount == 0)
+    }
+
+    @Test func aReversalIsNotAnAlias() throws {
+        // One row of the input's length, read backwards: same size, not the identity.
+        var n = Net([5])
+        n.initializers += [ints64("st", [-1]), ints64("en", [Int64.min]), ints64("sp", [-1]), ints64("ax", [1])]
+        n.op("Slice", ["x", "st", "en", "ax", "sp"], "y")
+        let exec = try expectMatchesReference(n.graph, tolerance: 0, opset: 13)
+        #expect(exec.stepCount == 1)
+    }
+
+    @Test func aBatchReversalIsNotAnAlias() throws {
+        var n = Net([2])
+        n.initializers += [ints64("st", [-1]), ints64("en", [Int64.min]), ints64("sp", [-1]), ints64("ax", [0])]
+        n.op("Slice", ["x", "st", "en", "ax", "sp"], "y")
+        let exec = try Executor(graph: n.graph, opset: 13)
+        #expect(exec.stepCount == 1 && exec.batchCapacity == 1)
+    }
+}

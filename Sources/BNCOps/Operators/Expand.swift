@@ -49,7 +49,7 @@ struct Expand: Operator {
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = l.inputs[0]!.shape
         let out = try shape(l.inputs)
-        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(), copy: Self.copy(x, to: out),
-                               perUnit: x.count == out.count && x.first == out.first, summary: "expand \(shapeText(out))"))
+        try DataMovement.lower(&l, copy: Self.copy(x, to: out),
+                               perUnit: x.count == out.count && x.first == out.first, summary: "expand \(shapeText(out))")
     }
 }

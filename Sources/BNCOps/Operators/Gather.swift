@@ -53,7 +53,7 @@ struct Gather: Operator {
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = l.inputs[0]!.shape
         let g = try geometry(l.inputs)
-        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(), copy: Self.copy(x, axis: g.axis, indices: g.indices),
-                               perUnit: g.axis != 0, summary: "gather \(g.indices.count) on axis \(g.axis)"))
+        try DataMovement.lower(&l, copy: Self.copy(x, axis: g.axis, indices: g.indices),
+                               perUnit: g.axis != 0, summary: "gather \(g.indices.count) on axis \(g.axis)")
     }
 }

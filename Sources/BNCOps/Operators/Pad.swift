@@ -146,8 +146,8 @@ struct Pad: Operator {
         let f = try fill(l.inputs)
         // A run-time fill value is no unit's: the plan then runs whole tensors.
         let perUnit = !f.runtime && (pads.first.map { $0.begin == 0 && $0.end == 0 } ?? true)
-        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(), copy: copy(x, pads, shape), fill: f.float,
+        try DataMovement.lower(&l, copy: copy(x, pads, shape), fill: f.float,
                                fillValue: f.runtime ? try l.value(2) : nil, perUnit: perUnit,
-                               summary: "pad \(mode.rawValue) \(pads.map { "\($0.begin),\($0.end)" }.joined(separator: " "))"))
+                               summary: "pad \(mode.rawValue) \(pads.map { "\($0.begin),\($0.end)" }.joined(separator: " "))")
     }
 }

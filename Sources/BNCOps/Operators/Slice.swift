@@ -97,7 +97,7 @@ struct Slice: Operator {
         let rs = try ranges(l.inputs)
         // Dim 0 untouched (whole and forward): unit u of the output is unit u of the input.
         let perUnit = rs.first.map { $0.start == 0 && $0.step == 1 && $0.count == x[0] } ?? true
-        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(), copy: Self.copy(x, rs), perUnit: perUnit,
-                               summary: "slice \(rs.map { "\($0.start):\($0.count):\($0.step)" }.joined(separator: ","))"))
+        try DataMovement.lower(&l, copy: Self.copy(x, rs), perUnit: perUnit,
+                               summary: "slice \(rs.map { "\($0.start):\($0.count):\($0.step)" }.joined(separator: ","))")
     }
 }

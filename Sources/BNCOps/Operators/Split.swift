@@ -108,10 +108,9 @@ struct Split: Operator {
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = l.inputs[0]!.shape
         let (a, parts) = try parts(l.inputs)
-        let input = try l.value(0)
         for (k, p) in parts.enumerated() where l.isUsed(k) && !l.outputs[k].isConstant {
-            l.emit(IndexedCopyStep(x: input, y: l.output(k), copy: Self.copy(x, axis: a, start: p.start, length: p.length),
-                                   perUnit: a != 0, summary: "split \(p.length) at \(p.start) on axis \(a)"))
+            try DataMovement.lower(&l, output: k, copy: Self.copy(x, axis: a, start: p.start, length: p.length),
+                                   perUnit: a != 0, summary: "split \(p.length) at \(p.start) on axis \(a)")
         }
     }
 }

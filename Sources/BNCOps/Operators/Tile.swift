@@ -53,7 +53,7 @@ struct Tile: Operator {
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = l.inputs[0]!.shape
         let (reps, _) = try repeats(l.inputs)
-        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(), copy: Self.copy(x, repeats: reps),
-                               perUnit: reps.first.map { $0 == 1 } ?? true, summary: "tile \(shapeText(reps))"))
+        try DataMovement.lower(&l, copy: Self.copy(x, repeats: reps),
+                               perUnit: reps.first.map { $0 == 1 } ?? true, summary: "tile \(shapeText(reps))")
     }
 }

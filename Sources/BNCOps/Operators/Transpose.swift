@@ -50,7 +50,7 @@ struct Transpose: Operator {
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = l.inputs[0]!.shape
         let (_, p) = try geometry(x, l.inputs)
-        l.emit(IndexedCopyStep(x: try l.value(0), y: l.output(), copy: Self.copy(x, perm: p),
-                               perUnit: p.first.map { $0 == 0 } ?? true, summary: "transpose \(shapeText(p))"))
+        try DataMovement.lower(&l, copy: Self.copy(x, perm: p),
+                               perUnit: p.first.map { $0 == 0 } ?? true, summary: "transpose \(shapeText(p))")
     }
 }
