@@ -46,7 +46,8 @@ public enum ReferenceEvaluator {
         env[graph.runtimeInputs[0].name] = input
         for node in graph.nodes {
             let ins = node.inputs.map { $0.isEmpty ? nil : env[$0] }
-            env[node.outputs[0]] = try eval(node, ins, opset: opset)
+            let outs = try tensorOperator(node, ins) ?? [eval(node, ins, opset: opset)]
+            for (name, v) in zip(node.outputs, outs) where !name.isEmpty { env[name] = v }
         }
         guard let out = env[graph.outputs[0].name] else { throw RefError.unsupported("no output") }
         return out
