@@ -40,22 +40,11 @@ struct MaxPool: Operator {
 
     func lower(_ l: inout Lowering) throws(ModelError) {
         let (x, win) = try geometry(l.inputs)
-        guard win.rank <= 2 else { throw l.fail("3-D pooling is not supported yet") }
-        let w2 = win.rank == 1 ? Array(repeating: 1, count: 1) : []
         let pool: PoolGeometry
         do throws(KernelShapeError) {
-            let input = w2 + win.input, kernel = w2 + win.kernel, strides = w2 + win.strides
-            let dilations = w2 + win.dilations, begin = (win.rank == 1 ? [0] : []) + win.padsBegin
-            let end = (win.rank == 1 ? [0] : []) + win.padsEnd
-            pool = try PoolGeometry(channels: x[1], height: input[0], width: input[1], kernelHeight: kernel[0],
-                                    kernelWidth: kernel[1], strides: (strides[0], strides[1]),
-                                    pads: (begin[0], begin[1], end[0], end[1]), dilations: (dilations[0], dilations[1]),
-                                    ceilMode: win.ceilMode)
+            pool = try PoolGeometry(window: win, channels: x[1])
         } catch {
             throw l.fail(error.description)
-        }
-        guard pool.outHeight * pool.outWidth == win.outputCount else {
-            throw l.fail("pooling output \(pool.outHeight)×\(pool.outWidth) differs from the window's \(win.output)")
         }
         l.emit(MaxPoolStep(x: try l.value(0), y: l.output(), geometry: pool, planesPerUnit: x[0] * x[1]))
     }
@@ -70,12 +59,12 @@ struct MaxPoolStep: Step {
     var reads: [ValueID] { [x] }
     var writes: [ValueID] { [y] }
     var traits: StepTraits { [.perUnit, .splitsItself] }
-    var summary: String { "maxpool \(geometry.kernelHeight)×\(geometry.kernelWidth)" }
+    var summary: String { "maxpool \(geometry.window.kernel.map(String.init).joined(separator: "×"))" }
 
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
         let f = units.lowerBound
         // `batch` counts planes of `channels` each: units × planes per unit / channels.
-        MaxPool2D.forward(geometry, batch: units.count * planesPerUnit / geometry.channels, input: frame.input(x, f),
+        MaxPooling.forward(geometry, batch: units.count * planesPerUnit / geometry.channels, input: frame.input(x, f),
                           output: frame.pointer(y, f), argmax: nil, parallel: !serial)
     }
 }
