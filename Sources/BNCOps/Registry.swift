@@ -5,12 +5,17 @@ import BNCGraph
 public enum Registry {
     /// The operators, alphabetically. Adding an operator is its file plus one line here.
     public static let operators: [any Operator.Type] = [
+        AveragePool.self,
         BatchNormalization.self,
         Conv.self,
+        ConvTranspose.self,
         Dropout.self,
         Flatten.self,
         Gemm.self,
+        GlobalAveragePool.self,
+        GlobalMaxPool.self,
         Identity.self,
+        LRN.self,
         MatMul.self,
         MaxPool.self,
         Relu.self,

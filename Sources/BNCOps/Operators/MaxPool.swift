@@ -1,10 +1,11 @@
 import BNCGraph
 import BNCKernels
 
-/// ONNX MaxPool over X (N, C, spatial…): the largest value of each window; padding never
-/// wins. Version 8 adds `storage_order` and the Indices output (bnc does not produce
-/// Indices; storage_order only concerns them), 10 adds `ceil_mode` and `dilations`; 11, 12
-/// and 22 add element types.
+/// ONNX MaxPool over X (N, C, spatial…), 1 to 3 spatial dimensions: the largest value of
+/// each window; padding never wins (`MaxPooling`; a plain 2-D 2×2 window of stride 2 has a
+/// fast path and fuses into the Conv before it). Version 8 adds `storage_order` and the
+/// Indices output (bnc does not produce Indices; storage_order only concerns them), 10
+/// adds `ceil_mode` and `dilations`; 11, 12 and 22 add element types.
 struct MaxPool: Operator {
     static let type = "MaxPool"
     static let versions = [1, 8, 10, 11, 12, 22]
@@ -23,23 +24,13 @@ struct MaxPool: Operator {
         if node.schema.attribute("storage_order") != nil { _ = try node.attributes.int("storage_order", in: 0...1) }
     }
 
-    func geometry(_ inputs: Inputs) throws(ModelError) -> (x: [Int], window: Window) {
-        let x = try inputs.float(0).shape
-        guard x.count >= 3 else { throw inputs.fail("MaxPool needs X (N, C, spatial…), got \(shapeText(x))") }
-        let kernel = window.kernelShape ?? []
-        guard kernel.count == x.count - 2 else {
-            throw inputs.view.fail(attribute: "kernel_shape", "has \(kernel.count) values for the \(x.count - 2) spatial dimensions of X \(shapeText(x))", kind: .badValue)
-        }
-        return (x, try window.window(inputs.view, input: Array(x[2...]), kernel: kernel))
-    }
-
     func outputs(_ inputs: Inputs) throws(ModelError) -> [PlanValue] {
-        let (x, win) = try geometry(inputs)
+        let (x, win) = try window.poolWindow(inputs)
         return [PlanValue(shape: [x[0], x[1]] + win.output)]
     }
 
     func lower(_ l: inout Lowering) throws(ModelError) {
-        let (x, win) = try geometry(l.inputs)
+        let (x, win) = try window.poolWindow(l.inputs)
         let pool: PoolGeometry
         do throws(KernelShapeError) {
             pool = try PoolGeometry(window: win, channels: x[1])
