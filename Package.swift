@@ -80,11 +80,11 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "BNCKernelsTests", dependencies: ["BNCKernels"]),
         .testTarget(name: "BNCDataTests", dependencies: ["BNCData"]),
-        .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData"]),
+        .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData", "BNCOps"]),
         .testTarget(
-            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport"]),
+            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport", "BNCOps", "BNCModelFile"]),
         .testTarget(
-            name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData", "BNCTestSupport"]),
+            name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData", "BNCTestSupport", "BNCOps"]),
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",

@@ -4,7 +4,7 @@ import BNCOps
 /// Reading and writing bnc model files (ONNX `ModelProto`, see schemas/onnx.proto).
 ///
 /// Every model that `load`/`decode` returns has passed the wire-level checks of the
-/// decoder and `GraphValidator.validate`. Errors carry the file, the place (byte offset,
+/// decoder and `ModelValidator.validate` (structure, opset, each node against its operator). Errors carry the file, the place (byte offset,
 /// node, tensor, attribute) and the problem.
 public enum ModelFile {
     /// Largest model file bnc reads: protobuf messages are limited to 2 GiB.

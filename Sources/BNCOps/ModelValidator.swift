@@ -8,9 +8,7 @@ import BNCGraph
 public enum ModelValidator {
     /// Throws the first problem found, naming the node, attribute or tensor concerned.
     public static func validate(_ model: Model) throws(ModelError) {
-        let opset = try defaultOpset(model)
-        try GraphValidator.validate(model.graph)
-        try validate(model.graph, opset: opset)
+        try validate(model.graph, opset: try defaultOpset(model))
     }
 
     /// The model's default-domain opset, checked against `Registry.opsets`.
@@ -25,8 +23,9 @@ public enum ModelValidator {
         return v
     }
 
-    /// The node-level part of `validate(_:)` for a graph of `opset`.
+    /// `validate(_:)` for a graph of `opset`: structure first, then every node.
     public static func validate(_ graph: Graph, opset: Int) throws(ModelError) {
+        try GraphValidator.validate(graph)
         var initializers: [String: Tensor] = [:]
         for t in graph.initializers { initializers[t.name] = t }
         for (index, node) in graph.nodes.enumerated() {
