@@ -1,85 +1,100 @@
-/// 2-D convolution in NCHW layout (as ONNX `Conv`), forward and backward, via im2col + GEMM.
+/// Convolution in 1, 2 or 3 spatial dimensions, NC(D)HW layout (as ONNX `Conv`), forward and
+/// backward, via im2col + GEMM.
 ///
-/// Shape legend: N batch, C input channels, H×W input, M output channels, G groups,
-/// kh×kw kernel, oH×oW output, S = oH·oW. Weight (M, C/G, kh, kw) row-major.
-/// Per sample and group g: Y_g (M/G, S) = W_g (M/G, C/G·kh·kw) · col_g (C/G·kh·kw, S).
+/// Shape legend: N batch, C input channels, D×H×W input, M output channels, G groups,
+/// kd×kh×kw kernel, oD×oH×oW output, S = oD·oH·oW. 1-D and 2-D windows are the 3-D case
+/// with leading sizes 1 (`Window.as3D`): the same loops and the same bits, the depth loop
+/// running once. Weight (M, C/G, kd, kh, kw) row-major (the ONNX weight of any rank).
+/// Per sample and group g: Y_g (M/G, S) = W_g (M/G, C/G·kd·kh·kw) · col_g (C/G·kd·kh·kw, S).
 
-/// Sizes and hyper-parameters of one convolution; validated once, then trusted by kernels.
+/// Sizes and hyper-parameters of one convolution: a `Window` (the one home of window
+/// geometry) plus channels and groups; validated once, then trusted by kernels.
 public struct ConvGeometry: Equatable, Sendable {
-    public var inChannels: Int, height: Int, width: Int
-    public var outChannels: Int
-    public var kernelHeight: Int, kernelWidth: Int
-    public var strideH: Int, strideW: Int
-    /// Zero padding, ONNX order [top, left, bottom, right].
-    public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
-    public var dilationH: Int, dilationW: Int
-    public var groups: Int
-    /// Output size.
-    public let outHeight: Int, outWidth: Int
+    /// The window over the input's spatial dims, as given (1 to 3 dims).
+    public let window: Window
+    public let inChannels: Int, outChannels: Int, groups: Int
+    /// The window as 3-D (`Window.as3D`): depth, height, width.
+    public let depth: Int, height: Int, width: Int
+    public let kernelDepth: Int, kernelHeight: Int, kernelWidth: Int
+    public let strideD: Int, strideH: Int, strideW: Int
+    public let dilationD: Int, dilationH: Int, dilationW: Int
+    /// Zero padding at the beginning (front, top, left) and the end (back, bottom, right).
+    public let padFront: Int, padTop: Int, padLeft: Int, padBack: Int, padBottom: Int, padRight: Int
+    public let outDepth: Int, outHeight: Int, outWidth: Int
 
-    /// Throws `KernelShapeError` when the sizes are inconsistent (channels not divisible by
-    /// groups, kernel larger than the padded input, non-positive strides...).
-    public init(
-        inChannels: Int, height: Int, width: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
-        strides: (Int, Int) = (1, 1), pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0),
-        dilations: (Int, Int) = (1, 1), groups: Int = 1
-    ) throws(KernelShapeError) {
-        self.inChannels = inChannels
-        self.height = height
-        self.width = width
-        self.outChannels = outChannels
-        self.kernelHeight = kernelHeight
-        self.kernelWidth = kernelWidth
-        (strideH, strideW) = strides
-        (padTop, padLeft, padBottom, padRight) = pads
-        (dilationH, dilationW) = dilations
-        self.groups = groups
-        guard inChannels > 0, height > 0, width > 0, outChannels > 0 else {
-            throw KernelShapeError("channels and sizes must be positive (C \(inChannels), H \(height), W \(width), M \(outChannels))")
-        }
-        guard kernelHeight > 0, kernelWidth > 0 else { throw KernelShapeError("kernel \(kernelHeight)×\(kernelWidth) must be positive") }
-        guard strideH > 0, strideW > 0 else { throw KernelShapeError("strides \(strideH), \(strideW) must be positive") }
-        guard dilationH > 0, dilationW > 0 else { throw KernelShapeError("dilations \(dilationH), \(dilationW) must be positive") }
-        guard padTop >= 0, padLeft >= 0, padBottom >= 0, padRight >= 0 else {
-            throw KernelShapeError("pads [\(padTop), \(padLeft), \(padBottom), \(padRight)] must not be negative")
+    /// Largest column matrix (C/G·k · S floats) and weight accepted: bounds every size a
+    /// kernel derives from the geometry, so no product of them overflows.
+    public static let maximumCount = 1 << 40
+
+    /// Throws `KernelShapeError` when channels are not positive or not divisible by
+    /// `groups`, or the column matrix would be larger than `maximumCount`.
+    public init(window: Window, inChannels: Int, outChannels: Int, groups: Int = 1) throws(KernelShapeError) {
+        guard inChannels > 0, outChannels > 0, inChannels <= 1 << 30, outChannels <= 1 << 30 else {
+            throw KernelShapeError("channels must be positive (C \(inChannels), M \(outChannels))")
         }
         guard groups > 0, inChannels % groups == 0, outChannels % groups == 0 else {
             throw KernelShapeError("group \(groups) must divide input channels \(inChannels) and output channels \(outChannels)")
         }
-        let spanH = dilationH * (kernelHeight - 1) + 1, spanW = dilationW * (kernelWidth - 1) + 1
-        let paddedH = height + padTop + padBottom, paddedW = width + padLeft + padRight
-        guard spanH <= paddedH, spanW <= paddedW else {
-            throw KernelShapeError("kernel span \(spanH)×\(spanW) exceeds the padded input \(paddedH)×\(paddedW)")
+        let w = window.as3D
+        self.window = window
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.groups = groups
+        (depth, height, width) = (w.input[0], w.input[1], w.input[2])
+        (kernelDepth, kernelHeight, kernelWidth) = (w.kernel[0], w.kernel[1], w.kernel[2])
+        (strideD, strideH, strideW) = (w.strides[0], w.strides[1], w.strides[2])
+        (dilationD, dilationH, dilationW) = (w.dilations[0], w.dilations[1], w.dilations[2])
+        (padFront, padTop, padLeft) = (w.padsBegin[0], w.padsBegin[1], w.padsBegin[2])
+        (padBack, padBottom, padRight) = (w.padsEnd[0], w.padsEnd[1], w.padsEnd[2])
+        (outDepth, outHeight, outWidth) = (w.output[0], w.output[1], w.output[2])
+        let rows = [inChannels / groups, kernelDepth, kernelHeight, kernelWidth]
+        let out = [outDepth, outHeight, outWidth]
+        let limit = ConvGeometry.maximumCount
+        guard boundedProduct(rows + out, limit) != nil, boundedProduct(rows + [outChannels], limit) != nil,
+              boundedProduct([outChannels] + out, limit) != nil, boundedProduct([inChannels, depth, height, width], limit) != nil else {
+            throw KernelShapeError("\(window) with \(inChannels)→\(outChannels) channels needs more than 2^40 floats of columns, weights or values")
         }
-        outHeight = (paddedH - spanH) / strideH + 1
-        outWidth = (paddedW - spanW) / strideW + 1
     }
 
-    /// C/G·kh·kw: rows of one group's column matrix.
-    public var columnRows: Int { inChannels / groups * kernelHeight * kernelWidth }
-    /// oH·oW.
-    public var outSpatial: Int { outHeight * outWidth }
-    /// H·W.
-    public var inSpatial: Int { height * width }
-    /// Elements of the weight (M, C/G, kh, kw).
+    /// Number of spatial dimensions.
+    public var rank: Int { window.rank }
+    /// C/G·kd·kh·kw: rows of one group's column matrix.
+    public var columnRows: Int { inChannels / groups * kernelDepth * kernelHeight * kernelWidth }
+    /// oD·oH·oW.
+    public var outSpatial: Int { outDepth * outHeight * outWidth }
+    /// D·H·W.
+    public var inSpatial: Int { depth * height * width }
+    /// Elements of the weight (M, C/G, kd, kh, kw).
     public var weightCount: Int { outChannels * columnRows }
-    /// Whether im2col is the identity (1×1 kernel, stride 1, no padding): the input is used directly.
+    /// Whether im2col is the identity (1×1×1 kernel, stride 1, no padding): the input is used directly.
     public var isPointwise: Bool {
-        kernelHeight == 1 && kernelWidth == 1 && strideH == 1 && strideW == 1
-            && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
+        kernelDepth == 1 && kernelHeight == 1 && kernelWidth == 1 && strideD == 1 && strideH == 1 && strideW == 1
+            && window.unpadded
     }
 
-    /// Floats of scratch `Conv2D.forward` needs.
+    /// Floats of scratch `Convolution.forward` needs.
     public var forwardScratchCount: Int { forwardScratchCount(pooled: false) }
-    /// Floats of scratch `Conv2D.forward` needs, with a fused pooling or without.
+    /// Floats of scratch `Convolution.forward` needs, with a fused pooling or without.
     public func forwardScratchCount(pooled: Bool) -> Int { Parallel.ways * forwardScratchPerSlice(pooled: pooled) }
     /// One core's part of the forward scratch: the im2col columns, and with pooling the
-    /// product before it is pooled (M, oH·oW).
+    /// product before it is pooled (M, S).
     public func forwardScratchPerSlice(pooled: Bool) -> Int {
         columnRows * outSpatial + (pooled ? outChannels * outSpatial : 0)
     }
-    /// Floats of scratch `Conv2D.backward` needs (column buffers and per-slice weight gradients).
+    /// Floats of scratch `Convolution.backward` needs (column buffers and per-slice weight gradients).
     public var backwardScratchCount: Int { Parallel.ways * (2 * columnRows * outSpatial + weightCount + outChannels) }
+}
+
+/// The product of `factors` (each ≥ 0), or nil when it exceeds `limit` (checked step by
+/// step, so it never overflows).
+func boundedProduct(_ factors: [Int], _ limit: Int) -> Int? {
+    var count = 1
+    for f in factors {
+        let (p, o) = count.multipliedReportingOverflow(by: f)
+        guard !o, p <= limit else { return nil }
+        count = p
+    }
+    return count
 }
 
 /// A shape that a kernel cannot run, described in words.
@@ -88,53 +103,74 @@ public struct KernelShapeError: Error, Equatable, Sendable, CustomStringConverti
     public init(_ description: String) { self.description = description }
 }
 
-public enum Conv2D {
-    /// col (C/G·kh·kw, oH·oW) ← the input channels [group·C/G, (group+1)·C/G) of one
-    /// sample x (C, H, W); zero where the window hangs over the padding.
+public enum Convolution {
+    /// col (C/G·kd·kh·kw, S) ← the input channels [group·C/G, (group+1)·C/G) of one
+    /// sample x (C, D, H, W); zero where the window hangs over the padding. Row
+    /// (ci, kz, ky, kx) holds, for each output depth oz, one (oH, oW) block copied from the
+    /// input plane iz = oz·sD + kz·dD − padFront (zeros when that plane is padding).
     public static func im2col(
         _ g: ConvGeometry, sample x: UnsafePointer<Float>, group: Int, into col: UnsafeMutablePointer<Float>
     ) {
         let cg = g.inChannels / g.groups
-        let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
-        // Stride 1 with oW == W (e.g. "same" padding): each row of col is the plane shifted by
-        // a constant offset, so one block copy plus zeroing the edges replaces oH small copies.
-        let shifted = g.strideH == 1 && g.strideW == 1 && oW == W
+        let oD = g.outDepth, oH = g.outHeight, oW = g.outWidth, D = g.depth, H = g.height, W = g.width
+        let block = oH * oW, plane = H * W
         var row = 0
         for ci in 0..<cg {
-            let plane = x + (group * cg + ci) * H * W
-            for ky in 0..<g.kernelHeight {
-                for kx in 0..<g.kernelWidth {
-                    let dst = col + row * oH * oW
-                    let offY = ky * g.dilationH - g.padTop
-                    let offX = kx * g.dilationW - g.padLeft
-                    if shifted {
-                        im2colShifted(plane, height: H, width: W, outHeight: oH, offY: offY, offX: offX, into: dst)
-                        row += 1
-                        continue
-                    }
-                    for oy in 0..<oH {
-                        let iy = oy * g.strideH + offY
-                        let out = dst + oy * oW
-                        if iy < 0 || iy >= H {
-                            out.update(repeating: 0, count: oW)
-                            continue
-                        }
-                        let src = plane + iy * W
-                        if g.strideW == 1 {
-                            // Contiguous run: zeros, copy, zeros.
-                            let lo = min(oW, max(0, -offX))
-                            let hi = max(lo, min(oW, W - offX))
-                            if lo > 0 { out.update(repeating: 0, count: lo) }
-                            if hi > lo { out.advanced(by: lo).update(from: src + (lo + offX), count: hi - lo) }
-                            if hi < oW { out.advanced(by: hi).update(repeating: 0, count: oW - hi) }
-                        } else {
-                            for ox in 0..<oW {
-                                let ix = ox * g.strideW + offX
-                                out[ox] = ix >= 0 && ix < W ? src[ix] : 0
+            let volume = x + (group * cg + ci) * D * plane
+            for kz in 0..<g.kernelDepth {
+                let offZ = kz * g.dilationD - g.padFront
+                for ky in 0..<g.kernelHeight {
+                    for kx in 0..<g.kernelWidth {
+                        let dst = col + row * oD * block
+                        let offY = ky * g.dilationH - g.padTop
+                        let offX = kx * g.dilationW - g.padLeft
+                        for oz in 0..<oD {
+                            let iz = oz * g.strideD + offZ
+                            if iz < 0 || iz >= D {
+                                (dst + oz * block).update(repeating: 0, count: block)
+                            } else {
+                                im2colPlane(g, volume + iz * plane, offY: offY, offX: offX, into: dst + oz * block)
                             }
                         }
+                        row += 1
                     }
-                    row += 1
+                }
+            }
+        }
+    }
+
+    /// One (oH, oW) block of a col row from one input plane (H, W), for the tap offsets
+    /// (offY, offX).
+    @inline(__always)
+    static func im2colPlane(
+        _ g: ConvGeometry, _ plane: UnsafePointer<Float>, offY: Int, offX: Int, into dst: UnsafeMutablePointer<Float>
+    ) {
+        let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
+        // Stride 1 with oW == W (e.g. "same" padding): the block is the plane shifted by a
+        // constant offset, so one block copy plus zeroing the edges replaces oH small copies.
+        if g.strideH == 1 && g.strideW == 1 && oW == W {
+            im2colShifted(plane, height: H, width: W, outHeight: oH, offY: offY, offX: offX, into: dst)
+            return
+        }
+        for oy in 0..<oH {
+            let iy = oy * g.strideH + offY
+            let out = dst + oy * oW
+            if iy < 0 || iy >= H {
+                out.update(repeating: 0, count: oW)
+                continue
+            }
+            let src = plane + iy * W
+            if g.strideW == 1 {
+                // Contiguous run: zeros, copy, zeros.
+                let lo = min(oW, max(0, -offX))
+                let hi = max(lo, min(oW, W - offX))
+                if lo > 0 { out.update(repeating: 0, count: lo) }
+                if hi > lo { out.advanced(by: lo).update(from: src + (lo + offX), count: hi - lo) }
+                if hi < oW { out.advanced(by: hi).update(repeating: 0, count: oW - hi) }
+            } else {
+                for ox in 0..<oW {
+                    let ix = ox * g.strideW + offX
+                    out[ox] = ix >= 0 && ix < W ? src[ix] : 0
                 }
             }
         }
@@ -170,66 +206,81 @@ public enum Conv2D {
         if yHi < oH { out.advanced(by: yHi * W).update(repeating: 0, count: (oH - yHi) * W) }
     }
 
-    /// dx (C, H, W) of one sample, channels of `group`, += scatter of dcol (C/G·kh·kw, oH·oW):
+    /// dx (C, D, H, W) of one sample, channels of `group`, += scatter of dcol (C/G·kd·kh·kw, S):
     /// the adjoint of `im2col`. Accumulates; callers zero dx first. dcol is scratch: entries
     /// whose tap falls on the padding may be overwritten with 0.
     public static func col2im(
         _ g: ConvGeometry, columns dcol: UnsafeMutablePointer<Float>, group: Int, into dx: UnsafeMutablePointer<Float>
     ) {
         let cg = g.inChannels / g.groups
-        let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
-        let shifted = g.strideH == 1 && g.strideW == 1 && oW == W
+        let oD = g.outDepth, oH = g.outHeight, oW = g.outWidth, D = g.depth, H = g.height, W = g.width
+        let block = oH * oW, plane = H * W
         var row = 0
         for ci in 0..<cg {
-            let plane = dx + (group * cg + ci) * H * W
-            for ky in 0..<g.kernelHeight {
-                for kx in 0..<g.kernelWidth {
-                    let src = dcol + row * oH * oW
-                    let offY = ky * g.dilationH - g.padTop
-                    let offX = kx * g.dilationW - g.padLeft
-                    if shifted {
-                        // Adjoint of `im2colShifted`: zero the taps on the padding columns, then
-                        // one contiguous accumulate (adding those zeros changes nothing).
-                        let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
-                        let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
-                        if yHi > yLo, hi > lo {
-                            if lo > 0 || hi < W {
-                                for oy in yLo..<yHi {
-                                    let r = src + oy * W
-                                    for ox in 0..<lo { r[ox] = 0 }
-                                    for ox in hi..<W { r[ox] = 0 }
-                                }
-                            }
-                            let first = yLo * W + lo, end = (yHi - 1) * W + hi
-                            let d = plane + (first + offY * W + offX), s = src + first
-                            for k in 0..<(end - first) { d[k] += s[k] }
+            let volume = dx + (group * cg + ci) * D * plane
+            for kz in 0..<g.kernelDepth {
+                let offZ = kz * g.dilationD - g.padFront
+                for ky in 0..<g.kernelHeight {
+                    for kx in 0..<g.kernelWidth {
+                        let src = dcol + row * oD * block
+                        let offY = ky * g.dilationH - g.padTop
+                        let offX = kx * g.dilationW - g.padLeft
+                        for oz in 0..<oD {
+                            let iz = oz * g.strideD + offZ
+                            if iz < 0 || iz >= D { continue }
+                            col2imPlane(g, src + oz * block, offY: offY, offX: offX, into: volume + iz * plane)
                         }
                         row += 1
-                        continue
                     }
-                    for oy in 0..<oH {
-                        let iy = oy * g.strideH + offY
-                        if iy < 0 || iy >= H { continue }
-                        let dst = plane + iy * W
-                        let inp = src + oy * oW
-                        if g.strideW == 1 {
-                            let lo = min(oW, max(0, -offX))
-                            let hi = max(lo, min(oW, W - offX))
-                            for ox in lo..<hi { dst[ox + offX] += inp[ox] }
-                        } else {
-                            for ox in 0..<oW {
-                                let ix = ox * g.strideW + offX
-                                if ix >= 0 && ix < W { dst[ix] += inp[ox] }
-                            }
-                        }
-                    }
-                    row += 1
                 }
             }
         }
     }
 
-    /// y (N, M, oH, oW) = act(conv(x (N, C, H, W), weight (M, C/G, kh, kw))·scale (M) + bias (M));
+    /// plane (H, W) += scatter of one (oH, oW) block of a dcol row: the adjoint of `im2colPlane`.
+    @inline(__always)
+    static func col2imPlane(
+        _ g: ConvGeometry, _ src: UnsafeMutablePointer<Float>, offY: Int, offX: Int, into plane: UnsafeMutablePointer<Float>
+    ) {
+        let oH = g.outHeight, oW = g.outWidth, H = g.height, W = g.width
+        if g.strideH == 1 && g.strideW == 1 && oW == W {
+            // Adjoint of `im2colShifted`: zero the taps on the padding columns, then one
+            // contiguous accumulate (adding those zeros changes nothing).
+            let yLo = min(oH, max(0, -offY)), yHi = max(yLo, min(oH, H - offY))
+            let lo = min(W, max(0, -offX)), hi = max(lo, min(W, W - offX))
+            if yHi > yLo, hi > lo {
+                if lo > 0 || hi < W {
+                    for oy in yLo..<yHi {
+                        let r = src + oy * W
+                        for ox in 0..<lo { r[ox] = 0 }
+                        for ox in hi..<W { r[ox] = 0 }
+                    }
+                }
+                let first = yLo * W + lo, end = (yHi - 1) * W + hi
+                let d = plane + (first + offY * W + offX), s = src + first
+                for k in 0..<(end - first) { d[k] += s[k] }
+            }
+            return
+        }
+        for oy in 0..<oH {
+            let iy = oy * g.strideH + offY
+            if iy < 0 || iy >= H { continue }
+            let dst = plane + iy * W
+            let inp = src + oy * oW
+            if g.strideW == 1 {
+                let lo = min(oW, max(0, -offX))
+                let hi = max(lo, min(oW, W - offX))
+                for ox in lo..<hi { dst[ox + offX] += inp[ox] }
+            } else {
+                for ox in 0..<oW {
+                    let ix = ox * g.strideW + offX
+                    if ix >= 0 && ix < W { dst[ix] += inp[ox] }
+                }
+            }
+        }
+    }
+
+    /// y (N, M, oD, oH, oW) = act(conv(x (N, C, D, H, W), weight (M, C/G, kd, kh, kw))·scale (M) + bias (M));
     /// scale nil means 1 (an unfolded BN after the convolution is its scale and bias).
     /// `scratch` holds at least `g.forwardScratchCount` floats. Samples are split over the
     /// two cores; a single sample splits its products instead. Bias and activation are
@@ -238,7 +289,7 @@ public enum Conv2D {
     /// run inside a `Parallel` slice); `scratch` then needs only
     /// `g.forwardScratchPerSlice(pooled:)` floats.
     ///
-    /// With `pool` (a plain 2×2 window, stride 2: `PoolGeometry.isPlain2x2`, over this
+    /// With `pool` (a plain 2×2 window, stride 2: `PoolGeometry.isPlain2x2`, over this 2-D
     /// output), y receives the pooled output (N, M, oH/2, oW/2) instead: each sample's
     /// product goes to scratch and is pooled there while in cache, then bias and activation
     /// run on the pooled values, a quarter as many. That equals pooling act(conv + bias)
@@ -251,9 +302,9 @@ public enum Conv2D {
         parallel: Bool = true
     ) {
         if let pool {
-            precondition(pool.isPlain2x2 && pool.channels == g.outChannels && pool.height == g.outHeight
+            precondition(pool.isPlain2x2 && pool.channels == g.outChannels && pool.depth == g.outDepth && pool.height == g.outHeight
                          && pool.width == g.outWidth && activation.commutesWithMax,
-                         "Conv2D.forward: pooling \(pool) cannot be fused into \(g) with \(activation)")
+                         "Convolution.forward: pooling \(pool) cannot be fused into \(g) with \(activation)")
         }
         let p = Pointers(x: x, w: weight, s: scale, b: bias, y: y, scratch: scratch, activation: activation, pool: pool)
         if !parallel {
@@ -297,7 +348,7 @@ public enum Conv2D {
             }
             if let pool = p.pool {
                 for m in 0..<g.outChannels {
-                    MaxPool2D.pool2x2(product + m * s, width: g.outWidth, outHeight: pool.outHeight, outWidth: pool.outWidth,
+                    MaxPooling.pool2x2(product + m * s, width: g.outWidth, outHeight: pool.outHeight, outWidth: pool.outWidth,
                                       into: ys + m * pooledSpatial)
                 }
             }
@@ -308,9 +359,9 @@ public enum Conv2D {
         }
     }
 
-    /// Gradients of `forward` given dy (N, M, oH, oW):
-    /// - dx (N, C, H, W), overwritten; skipped when nil (first layer).
-    /// - dweight (M, C/G, kh, kw), overwritten.
+    /// Gradients of `forward` given dy (N, M, oD, oH, oW):
+    /// - dx (N, C, D, H, W), overwritten; skipped when nil (first layer).
+    /// - dweight (M, C/G, kd, kh, kw), overwritten.
     /// - dbias (M) = Σ_{n,s} dy, overwritten; skipped when nil.
     /// `scratch` holds at least `g.backwardScratchCount` floats. Per-slice weight gradients
     /// are summed in slice order, so results are deterministic.
