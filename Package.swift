@@ -82,7 +82,8 @@ let package = Package(
         .testTarget(name: "BNCDataTests", dependencies: ["BNCData"]),
         .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData", "BNCOps"]),
         .testTarget(
-            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport", "BNCOps", "BNCModelFile"]),
+            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport", "BNCOps", "BNCModelFile"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData", "BNCTestSupport", "BNCOps"]),
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),

@@ -6,11 +6,18 @@ import Darwin
 
 /// Pointwise nonlinearities, forward and backward side by side.
 ///
-/// The four of `trainable` are what training uses; the parameterized ones are the ONNX
-/// activations the graph executor runs (and fuses into the product before them) with their
-/// ONNX meaning: LeakyRelu(α) = x < 0 ? αx : x, Elu(α) = x < 0 ? α(eˣ − 1) : x,
-/// Clip(lo, hi) = min(max(x, lo), hi) (ReLU6 is Clip(0, 6)), HardSigmoid(α, β) =
-/// max(0, min(1, αx + β)), HardSwish = x·HardSigmoid(1/6, 1/2)(x).
+/// The four of `trainable` are what training uses; the others are the ONNX unary operators
+/// the graph executor runs (and fuses into the product before them) with their ONNX meaning:
+/// LeakyRelu(α) = x < 0 ? αx : x, Elu(α) = x < 0 ? α(eˣ − 1) : x, Clip(lo, hi) =
+/// min(max(x, lo), hi) (ReLU6 is Clip(0, 6); lo > hi gives hi everywhere, as ONNX says),
+/// HardSigmoid(α, β) = max(0, min(1, αx + β)), HardSwish = x·HardSigmoid(1/6, 1/2)(x),
+/// Swish(α) = x·σ(αx) (SiLU for α = 1: also the fused x·Sigmoid(x) of EfficientNet exports),
+/// Selu(α, γ) = x > 0 ? γx : γα(eˣ − 1), Celu(α) = max(0, x) + min(0, α(e^(x/α) − 1)),
+/// ThresholdedRelu(α) = x > α ? x : 0, Softplus = ln(eˣ + 1), Softsign = x/(1 + |x|),
+/// Mish = x·tanh(softplus(x)), Gelu = x·Φ(x) = x/2·(1 + erf(x/√2)) or its tanh
+/// approximation x/2·(1 + tanh(√(2/π)(x + 0.044715x³))), and Neg, Abs, Sqrt, Exp, Log,
+/// Reciprocal, Floor, Ceil, Erf, Sign elementwise. eˣ − 1 is computed by expm1 (no
+/// cancellation near 0) and softplus as max(x, 0) + ln(1 + e^−|x|) (no overflow for large x).
 ///
 /// Backward kernels take the activation's OUTPUT y (not its input): ReLU′ = [y > 0],
 /// σ′ = y(1 − y), tanh′ = 1 − y², so the layer keeps one buffer instead of two.
@@ -25,6 +32,25 @@ public enum Activation: Equatable, Hashable, Sendable {
     case clip(min: Float, max: Float)
     case hardSigmoid(alpha: Float, beta: Float)
     case hardSwish
+    case swish(alpha: Float)
+    case selu(alpha: Float, gamma: Float)
+    case celu(alpha: Float)
+    case thresholdedRelu(alpha: Float)
+    case softplus
+    case softsign
+    case mish
+    /// Gelu; `tanh`: the tanh approximation (ONNX `approximate = "tanh"`).
+    case gelu(tanh: Bool)
+    case neg
+    case abs
+    case sqrt
+    case exp
+    case log
+    case reciprocal
+    case floor
+    case ceil
+    case erf
+    case sign
 
     /// The activations training layers use (and `--activation` offers).
     public static let trainable: [Activation] = [.identity, .relu, .sigmoid, .tanh]
@@ -42,6 +68,24 @@ public enum Activation: Equatable, Hashable, Sendable {
         case .clip(let lo, let hi): return "clip(\(lo), \(hi))"
         case .hardSigmoid(let a, let b): return "hardsigmoid(\(a), \(b))"
         case .hardSwish: return "hardswish"
+        case .swish(let a): return a == 1 ? "swish" : "swish(\(a))"
+        case .selu(let a, let g): return "selu(\(a), \(g))"
+        case .celu(let a): return "celu(\(a))"
+        case .thresholdedRelu(let a): return "thresholdedrelu(\(a))"
+        case .softplus: return "softplus"
+        case .softsign: return "softsign"
+        case .mish: return "mish"
+        case .gelu(let t): return t ? "gelu(tanh)" : "gelu"
+        case .neg: return "neg"
+        case .abs: return "abs"
+        case .sqrt: return "sqrt"
+        case .exp: return "exp"
+        case .log: return "log"
+        case .reciprocal: return "reciprocal"
+        case .floor: return "floor"
+        case .ceil: return "ceil"
+        case .erf: return "erf"
+        case .sign: return "sign"
         }
     }
 
@@ -94,7 +138,7 @@ public enum Activation: Equatable, Hashable, Sendable {
         case .elu(let alpha):
             for i in 0..<count {
                 let v = z(i)
-                y[i] = v < 0 ? alpha * (expf(v) - 1) : v
+                y[i] = v < 0 ? alpha * expm1f(v) : v
             }
         case .clip(let lo, let hi):
             for i in 0..<count { y[i] = min(max(z(i), lo), hi) }
@@ -105,7 +149,80 @@ public enum Activation: Equatable, Hashable, Sendable {
                 let v = z(i)
                 y[i] = v * min(max(v * (1 / 6) + 0.5, 0), 1)
             }
+        case .swish(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v * Activation.sigmoid(alpha * v)
+            }
+        case .selu(let alpha, let gamma):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v > 0 ? gamma * v : gamma * (alpha * expm1f(v))
+            }
+        case .celu(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = max(v, 0) + min(alpha * expm1f(v / alpha), 0)
+            }
+        case .thresholdedRelu(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v > alpha ? v : 0
+            }
+        case .softplus:
+            for i in 0..<count { y[i] = Activation.softplus(z(i)) }
+        case .softsign:
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v / (1 + Swift.abs(v))
+            }
+        case .mish:
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v * tanhf(Activation.softplus(v))
+            }
+        case .gelu(let approximate):
+            if approximate {
+                for i in 0..<count {
+                    let v = z(i)
+                    y[i] = 0.5 * v * (1 + tanhf(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+                }
+            } else {
+                for i in 0..<count {
+                    let v = z(i)
+                    y[i] = 0.5 * v * (1 + erff(v * 0.7071067811865476))
+                }
+            }
+        case .neg:
+            for i in 0..<count { y[i] = -z(i) }
+        case .abs:
+            for i in 0..<count { y[i] = Swift.abs(z(i)) }
+        case .sqrt:
+            for i in 0..<count { y[i] = z(i).squareRoot() }
+        case .exp:
+            for i in 0..<count { y[i] = expf(z(i)) }
+        case .log:
+            for i in 0..<count { y[i] = logf(z(i)) }
+        case .reciprocal:
+            for i in 0..<count { y[i] = 1 / z(i) }
+        case .floor:
+            for i in 0..<count { y[i] = z(i).rounded(.down) }
+        case .ceil:
+            for i in 0..<count { y[i] = z(i).rounded(.up) }
+        case .erf:
+            for i in 0..<count { y[i] = erff(z(i)) }
+        case .sign:
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v > 0 ? 1 : v < 0 ? -1 : v.isNaN ? v : 0
+            }
         }
+    }
+
+    /// ln(1 + eˣ) without overflow: max(x, 0) + ln(1 + e^−|x|).
+    @inlinable @inline(__always)
+    public static func softplus(_ x: Float) -> Float {
+        max(x, 0) + log1pf(expf(-Swift.abs(x)))
     }
 
     /// Whether f is non-decreasing and commutes exactly with max under rounding, so that
@@ -145,8 +262,10 @@ public enum Activation: Equatable, Hashable, Sendable {
         return out
     }
 
-    /// f′ from the output y = f(x), for one value. HardSwish is not invertible from its
-    /// output and is never trained (`trainable` does not list it).
+    /// f′ from the output y = f(x), for one value, for the activations whose derivative the
+    /// output determines. The others (HardSwish, Swish, Gelu, Abs, …) are not invertible from
+    /// their output or have no use in training, and are never trained (`trainable` does not
+    /// list them).
     @inlinable
     public func derivative(output y: Float) -> Float {
         switch self {
@@ -158,7 +277,7 @@ public enum Activation: Equatable, Hashable, Sendable {
         case .elu(let alpha): return y < 0 ? y + alpha : 1
         case .clip(let lo, let hi): return y > lo && y < hi ? 1 : 0
         case .hardSigmoid(let alpha, _): return y > 0 && y < 1 ? alpha : 0
-        case .hardSwish: preconditionFailure("Activation.derivative: hardswish is not a training activation")
+        default: preconditionFailure("Activation.derivative: \(name) is not a training activation")
         }
     }
 

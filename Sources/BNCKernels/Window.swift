@@ -123,6 +123,59 @@ public struct Window: Equatable, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// ConvTranspose's output size and begin pads (the end pads only crop, so the kernel
+    /// needs the beginning alone), per spatial dimension, with F = s·(in − 1) + adj + d·(k − 1) + 1
+    /// for output padding adj:
+    /// - `outputShape` given: out = outputShape; SAME_UPPER or SAME_LOWER without it: out =
+    ///   in·s; then the total padding F − out is split, the odd pixel at the end for
+    ///   SAME_UPPER and at the beginning otherwise (ONNX-11 on), or at the end whatever the
+    ///   mode with `oddPadAtEnd` (ConvTranspose-1's rule for NOTSET; bnc refuses that
+    ///   version's SAME modes). A negative total (out > F) pads nothing: the positions past
+    ///   F take no taps.
+    /// - otherwise out = F − padBegin − padEnd (`pads`; VALID: none), which must be ≥ 1.
+    /// Output padding must be smaller than the stride or the dilation (ONNX).
+    public static func transposed(
+        autoPad: AutoPad, input: [Int], kernel: [Int], strides: [Int]? = nil, dilations: [Int]? = nil,
+        pads: [Int]? = nil, outputPadding: [Int]? = nil, outputShape: [Int]? = nil, oddPadAtEnd: Bool = false
+    ) throws(KernelShapeError) -> (output: [Int], padsBegin: [Int]) {
+        let r = input.count
+        let s = strides ?? Array(repeating: 1, count: r), d = dilations ?? Array(repeating: 1, count: r)
+        let adj = outputPadding ?? Array(repeating: 0, count: r)
+        let p = pads ?? Array(repeating: 0, count: 2 * r)
+        guard (1...3).contains(r), kernel.count == r, s.count == r, d.count == r, adj.count == r, p.count == 2 * r,
+              outputShape.map({ $0.count == r }) ?? true else {
+            throw KernelShapeError("kernel \(kernel), strides \(s), dilations \(d) and output_padding \(adj) need \(r) values, pads \(2 * r)")
+        }
+        let limit = maximumExtent
+        guard input.allSatisfy({ $0 >= 1 && $0 <= 1 << 31 }), (kernel + s + d).allSatisfy({ $0 >= 1 && $0 <= limit }),
+              (p + adj).allSatisfy({ $0 >= 0 && $0 <= limit }), (outputShape ?? []).allSatisfy({ $0 >= 1 && $0 <= 1 << 31 }) else {
+            throw KernelShapeError("kernel \(kernel), strides \(s), dilations \(d) and the output shape must be positive, pads \(p) and output_padding \(adj) not negative (at most \(limit))")
+        }
+        var output: [Int] = [], begin: [Int] = []
+        for i in 0..<r {
+            guard adj[i] < max(s[i], d[i]) else {
+                throw KernelShapeError("output_padding \(adj) must be smaller than the stride or the dilation in dimension \(i)")
+            }
+            let full = s[i] * (input[i] - 1) + adj[i] + d[i] * (kernel[i] - 1) + 1
+            if outputShape != nil || autoPad == .sameUpper || autoPad == .sameLower {
+                let out = outputShape?[i] ?? input[i] * s[i]
+                let total = max(0, full - out)
+                let atEnd = oddPadAtEnd || autoPad == .sameUpper
+                output.append(out)
+                begin.append(atEnd ? total / 2 : total - total / 2)
+            } else {
+                let (b, e) = autoPad == .valid ? (0, 0) : (p[i], p[r + i])
+                guard full - b - e >= 1 else {
+                    throw KernelShapeError("pads \(p) leave no output in dimension \(i) (the full output has \(full) values)")
+                }
+                output.append(full - b - e)
+                begin.append(b)
+            }
+            guard output[i] <= 1 << 31 else { throw KernelShapeError("the output size \(output[i]) of dimension \(i) is too large") }
+        }
+        return (output, begin)
+    }
+
     /// Product of the input sizes.
     public var inputCount: Int { input.reduce(1, *) }
     /// Product of the output sizes.

@@ -2,7 +2,7 @@ import BNCGraph
 import BNCKernels
 
 /// An operator that is one `Activation` applied elementwise (Relu, Sigmoid, Tanh,
-/// LeakyRelu, Elu, Clip, HardSigmoid, HardSwish): its file gives the name, versions,
+/// LeakyRelu, Elu, HardSigmoid, HardSwish, Neg, Exp, …): its file gives the name, versions,
 /// schema and the activation; the shape rule and the lowering are these.
 protocol ActivationOperator: Operator {
     var activation: Activation { get }

@@ -2,12 +2,13 @@ import BNCGraph
 import BNCKernels
 
 /// An elementwise operator of two inputs with multidirectional broadcasting (Add, Sub, Mul,
-/// Div, Max/Min of two, PRelu with its unidirectional slope): the shape rule, the integer
+/// Div; PRelu and Pow with shape rules of their own): the shape rule, the integer
 /// arithmetic of shape subgraphs, and the lowering are shared; each file gives the
 /// operation.
 protocol BinaryOperator: Operator {
     var operation: BinaryOperation { get }
-    /// Integer semantics for shape arithmetic (nil: integers are refused).
+    /// Integer semantics for shape arithmetic: nil where the result is undefined (overflow,
+    /// division by zero), which refuses the node.
     func integer(_ a: Int64, _ b: Int64) -> Int64?
 }
 
@@ -23,25 +24,15 @@ extension BinaryOperator {
             throw inputs.fail("shapes \(shapeText(a.shape)) and \(shapeText(b.shape)) do not broadcast")
         }
         if a.type == .float { return [PlanValue(shape: shape)] }
-        // Integer tensors exist only while planning: compute them here.
-        guard let x = a.ints, let y = b.ints else {
-            throw inputs.fail("integer inputs must be known while planning")
-        }
-        let sa = Broadcast.strides(a.shape, to: shape), sb = Broadcast.strides(b.shape, to: shape)
-        var out: [Int64] = []
-        out.reserveCapacity(Tensor.elementCount(shape))
-        var failed = false
-        forEachIndex(shape) { i in
-            let (va, vb) = (x[offset(i, sa)], y[offset(i, sb)])
-            if let v = integer(va, vb) { out.append(v) } else { failed = true; out.append(0) }
-        }
-        if failed {
-            throw inputs.fail("\(inputs.view.node.opType) of these \(a.type.name) values is not defined (overflow or division by zero)", kind: .badValue)
-        }
-        return [PlanValue(shape: shape, ints: out, type: a.type)]
+        return [try integerResult(inputs, a, b, shape: shape) { x, y in integer(x, y) }]
     }
 
-    public func lower(_ l: inout Lowering) throws(ModelError) {
+    public func lower(_ l: inout Lowering) throws(ModelError) { try lowerBinary(&l) }
+
+    /// The lowering of `operation` on inputs 0 and 1 into output 0: a per-channel affine
+    /// when one operand is a runtime value of the output's shape and the other a constant
+    /// along one axis (Add, Sub, Mul), a `BinaryStep` otherwise.
+    func lowerBinary(_ l: inout Lowering) throws(ModelError) {
         let shape = l.outputs[0].shape
         let a = l.inputs[0]!, b = l.inputs[1]!
         // A runtime operand of the output's shape and a constant that varies along one axis
@@ -50,22 +41,60 @@ extension BinaryOperator {
             guard let (outer, channels, inner, _) = Broadcast.singleAxis(l.inputs[c]!.shape, in: shape),
                   let values = l.inputs[c]!.floats else { continue }
             let expanded = values.count == channels ? values : [Float](repeating: values[0], count: channels)
-            let v: [Float]
+            // x + c, x − c = x + (−c), c − x = x·(−1) + c, x·c: each exact as one affine.
+            let scale: [Float]?, shift: [Float]?
             switch operation {
-            case .add: v = expanded
-            case .sub where x == 0: v = expanded.map { -$0 }
-            case .mul: v = expanded
+            case .add: (scale, shift) = (nil, expanded)
+            case .sub where x == 0: (scale, shift) = (nil, expanded.map { -$0 })
+            case .sub: (scale, shift) = ([Float](repeating: -1, count: channels), expanded)
+            case .mul: (scale, shift) = (expanded, nil)
             default: continue
             }
-            let constant = l.constant(v, shape: [channels])
-            let isScale = operation == .mul
             l.emit(ChannelAffineStep(x: try l.value(x), y: l.output(), outer: outer, channels: channels, inner: inner,
-                                     scale: isScale ? constant : nil, shift: isScale ? nil : constant, table: l.table))
+                                     scale: scale.map { l.constant($0, shape: [channels]) },
+                                     shift: shift.map { l.constant($0, shape: [channels]) }, table: l.table))
             return
         }
         l.emit(BinaryStep(operation, a: try l.value(0), aShape: a.shape, aRuntime: !l.isConstant(0),
                           b: try l.value(1), bShape: b.shape, bRuntime: !l.isConstant(1), y: l.output(), shape: shape))
     }
+}
+
+/// The integer result of `f` on a and b broadcast to `shape`, computed while planning
+/// (integer tensors never exist at run time): both must be known; bool is refused; a result
+/// that overflows its type (INT64, or INT32 for INT32 inputs) or is undefined (`f` gives nil:
+/// division by zero) is refused naming the node.
+func integerResult(
+    _ inputs: Inputs, _ a: PlanValue, _ b: PlanValue, shape: [Int], _ f: (Int64, Int64) -> Int64?
+) throws(ModelError) -> PlanValue {
+    let op = inputs.view.node.opType
+    guard a.type != .bool else {
+        throw inputs.fail("inputs are BOOL; \(op) is defined on numbers", kind: .unsupportedDataType)
+    }
+    guard let x = a.ints, let y = b.ints else {
+        throw inputs.fail("computes \(a.type.name) values from run-time data; bnc runs integer tensors only when they are known while planning")
+    }
+    guard let count = Tensor.checkedElementCount(shape), count <= PlanValue.maximumConstantElements else {
+        throw inputs.fail("its \(a.type.name) result \(shapeText(shape)) is larger than bnc computes while planning (\(PlanValue.maximumConstantElements) elements)", kind: .badValue)
+    }
+    let sa = Broadcast.strides(a.shape, to: shape), sb = Broadcast.strides(b.shape, to: shape)
+    let range: ClosedRange<Int64> = a.type == .int32 ? Int64(Int32.min)...Int64(Int32.max) : Int64.min...Int64.max
+    var out: [Int64] = []
+    out.reserveCapacity(count)
+    var failed: (Int64, Int64)? = nil
+    forEachIndex(shape) { i in
+        let (va, vb) = (x[offset(i, sa)], y[offset(i, sb)])
+        if let v = f(va, vb), range.contains(v) {
+            out.append(v)
+        } else {
+            if failed == nil { failed = (va, vb) }
+            out.append(0)
+        }
+    }
+    if let (va, vb) = failed {
+        throw inputs.fail("\(op) of the \(a.type.name) values \(va) and \(vb) is not defined (overflow or division by zero)", kind: .badValue)
+    }
+    return PlanValue(shape: shape, ints: out, type: a.type)
 }
 
 /// Calls `body` with the multi-index of every element of `shape`, row-major.

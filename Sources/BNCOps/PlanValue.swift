@@ -77,6 +77,10 @@ public struct PlanValue: Sendable, Equatable {
         }
     }
 
+    /// Most elements a value computed while planning may have (shape arithmetic, Constant,
+    /// data movement of constants): operators check it before they allocate contents.
+    public static let maximumConstantElements = 1 << 26
+
     /// Number of elements.
     public var count: Int { Tensor.elementCount(shape) }
     public var rank: Int { shape.count }

@@ -35,6 +35,11 @@ public struct WindowAttributes: Sendable, Equatable {
         let pad = try a.choice("auto_pad", ["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"])
         autoPad = Window.AutoPad(rawValue: pad) ?? .notSet
         ceilMode = view.schema.attribute("ceil_mode") != nil ? try a.flag("ceil_mode") : false
+        if ceilMode && autoPad != .notSet {
+            // The ONNX docs give no window rule for the combination and the onnx reference
+            // rejects it.
+            throw view.fail(attribute: "ceil_mode", "is 1 with auto_pad '\(pad)'; bnc runs ceil_mode with explicit pads only", kind: .unsupportedOperator)
+        }
         if let k = kernelShape, !(1...3).contains(k.count) {
             throw view.fail(attribute: "kernel_shape", "has \(k.count) values; bnc runs 1-D, 2-D and 3-D windows", kind: .unsupportedOperator)
         }
@@ -60,9 +65,21 @@ public struct WindowAttributes: Sendable, Equatable {
         }
         do {
             return try Window.resolve(autoPad: autoPad, input: input, kernel: kernel, strides: strides, dilations: dilations,
-                                      pads: autoPad == .notSet ? pads : nil, ceilMode: ceilMode && autoPad == .notSet)
+                                      pads: autoPad == .notSet ? pads : nil, ceilMode: ceilMode)
         } catch {
             throw view.fail(error.description)
         }
+    }
+
+    /// X's shape and the window of a pooling (kernel_shape required, one value per spatial
+    /// dimension of X (N, C, spatial…)).
+    public func poolWindow(_ inputs: Inputs) throws(ModelError) -> (x: [Int], window: Window) {
+        let x = try inputs.float(0).shape
+        guard x.count >= 3 else { throw inputs.fail("\(inputs.view.node.opType) needs X (N, C, spatial…), got \(shapeText(x))") }
+        let kernel = kernelShape ?? []
+        guard kernel.count == x.count - 2 else {
+            throw inputs.view.fail(attribute: "kernel_shape", "has \(kernel.count) values for the \(x.count - 2) spatial dimensions of X \(shapeText(x))", kind: .badValue)
+        }
+        return (x, try window(inputs.view, input: Array(x[2...]), kernel: kernel))
     }
 }

@@ -66,7 +66,9 @@ struct Analysis {
             guard let n = Tensor.checkedElementCount(v.shape), n <= (v.isConstant ? elementLimit : 1 << 40) else {
                 throw view.fail("output '\(node.outputs[k])' would have shape \(shapeText(v.shape)), more elements than the executor's memory limit allows")
             }
-            guard n > 0 else {
+            // An empty value known while planning (a shape slice, a zero-length split) has
+            // nothing to compute; bnc runs no empty tensor.
+            guard n > 0 || v.isConstant else {
                 throw view.fail("output '\(node.outputs[k])' would have shape \(shapeText(v.shape)); bnc does not run empty tensors")
             }
         }

@@ -93,6 +93,8 @@ struct PlanBuilder {
                 guard !name.isEmpty, readers[name] != nil, analysis.values[name]?.isConstant == false else { return nil }
                 return table.runtime(name, shape: outs[k].shape)
             }
+            // Nothing reads any output (a dead branch of the graph): no steps.
+            if outputIDs.allSatisfy({ $0 == nil }) { continue }
             var lowering = Lowering(view: view, inputs: inputs, outputs: outs, table: table,
                                     runtimeInputs: runtimeInputs, outputIDs: outputIDs)
             try op.lower(&lowering)
@@ -118,7 +120,10 @@ struct PlanBuilder {
     }
 
     /// Fuses each step with the sole reader of its output when that reader is a map the
-    /// step can absorb (an activation, a per-channel affine, a pooling), until none fuses.
+    /// step can absorb (an activation, a per-channel affine, a pooling, x·σ(x)), until none
+    /// fuses. A reader with an epilogue maps its first read, so it is offered only when that
+    /// is the output; other readers (a Mul of x and σ(x)) read it anywhere, once, and the
+    /// step's `fusing` checks the position itself.
     private mutating func fuse() {
         let outputs = graphOutputIDs()
         var changed = true
@@ -131,7 +136,7 @@ struct PlanBuilder {
                 let v = steps[i].writes.first
                 if let v, steps[i].writes.count == 1, !outputs.contains(v), readCount[v] == 1,
                    let j = steps[(i + 1)...].firstIndex(where: { $0.reads.contains(v) }),
-                   steps[j].reads.first == v, steps[j].reads.filter({ $0 == v }).count == 1,
+                   steps[j].reads.first == v || steps[j].epilogue == nil, steps[j].reads.filter({ $0 == v }).count == 1,
                    let merged = steps[i].fusing(steps[j]) {
                     steps[i] = merged
                     steps.remove(at: j)

@@ -92,27 +92,11 @@ public final class Network {
                 guard shape.count == 3 else {
                     throw TrainingError(place: place, problem: "convolution needs (C, H, W) input, got \(shape)")
                 }
-                let pads: [Int]
-                switch c.padding {
-                case .valid: pads = [0, 0, 0, 0]
-                case .explicit(let p): pads = p
-                case .same:
-                    func total(_ size: Int, _ k: Int, _ s: Int, _ d: Int) -> Int {
-                        let out = (size + s - 1) / s
-                        return max(0, (out - 1) * s + d * (k - 1) + 1 - size)
-                    }
-                    let th = total(shape[1], c.kernel.h, c.strides.h, c.dilations.h)
-                    let tw = total(shape[2], c.kernel.w, c.strides.w, c.dilations.w)
-                    pads = [th / 2, tw / 2, th - th / 2, tw - tw / 2]
-                }
-                let g: ConvGeometry
+                let layer: ConvLayer
                 do {
-                    g = try ConvGeometry(
-                        inChannels: shape[0], height: shape[1], width: shape[2], outChannels: c.filters,
-                        kernelHeight: c.kernel.h, kernelWidth: c.kernel.w, strides: c.strides,
-                        pads: (pads[0], pads[1], pads[2], pads[3]), dilations: c.dilations, groups: c.groups)
+                    layer = try ConvLayer(name: name, input: shape, spec: c, store: store)
                 } catch { throw TrainingError(place: place, problem: error.description) }
-                let layer = ConvLayer(name: name, geometry: g, bias: c.bias, store: store)
+                let g = layer.geometry
                 let k = c.kernel.h * c.kernel.w
                 weights.append((layer.weight, shape[0] / c.groups * k, c.filters / c.groups * k))
                 layers.append(layer)
@@ -121,14 +105,12 @@ public final class Network {
                 guard shape.count == 3 else {
                     throw TrainingError(place: place, problem: "max pooling needs (C, H, W) input, got \(shape)")
                 }
-                let g: PoolGeometry
+                let layer: PoolLayer
                 do {
-                    g = try PoolGeometry(
-                        channels: shape[0], height: shape[1], width: shape[2], kernelHeight: p.kernel.h,
-                        kernelWidth: p.kernel.w, strides: p.strides, pads: (p.pads[0], p.pads[1], p.pads[2], p.pads[3]))
+                    layer = try PoolLayer(input: shape, spec: p)
                 } catch { throw TrainingError(place: place, problem: error.description) }
-                layers.append(PoolLayer(geometry: g))
-                shape = [shape[0], g.outHeight, g.outWidth]
+                layers.append(layer)
+                shape = [shape[0], layer.geometry.outHeight, layer.geometry.outWidth]
             case .flatten:
                 layers.append(FlattenLayer(count: count))
                 shape = [count]

@@ -126,7 +126,7 @@ extension Trainer {
         }
     }
 
-    /// The products `Dense` and `Conv2D` issue for one step of `batch` examples (see their
+    /// The products `Dense` and `Convolution` issue for one step of `batch` examples (see their
     /// forward and backward); the first layer computes no input gradient.
     static func products(of layer: any Layer, batch b: Int, first: Bool) -> [MatrixProduct] {
         switch layer {

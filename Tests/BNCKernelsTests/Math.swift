@@ -24,5 +24,26 @@ func reference(_ a: Activation, _ v: Double) -> Double {
     case .clip(let lo, let hi): return min(max(v, Double(lo)), Double(hi))
     case .hardSigmoid(let alpha, let beta): return max(0, min(1, Double(alpha) * v + Double(beta)))
     case .hardSwish: return v * max(0, min(1, v / 6 + 0.5))
+    case .swish(let alpha): return v / (1 + exp(-Double(alpha) * v))
+    case .selu(let alpha, let gamma): return v > 0 ? Double(gamma) * v : Double(gamma) * Double(alpha) * (exp(v) - 1)
+    case .celu(let alpha): return v.isNaN ? v : max(0, v) + min(0, Double(alpha) * (exp(v / Double(alpha)) - 1))
+    case .thresholdedRelu(let alpha): return v > Double(alpha) ? v : 0
+    case .softplus: return log(exp(v) + 1)
+    case .softsign: return v / (1 + abs(v))
+    case .mish: return v * tanh(log(exp(v) + 1))
+    case .gelu(let approximate):
+        return approximate
+            ? 0.5 * v * (1 + tanh((2 / Double.pi).squareRoot() * (v + 0.044715 * v * v * v)))
+            : 0.5 * v * (1 + erf(v / 2.0.squareRoot()))
+    case .neg: return -v
+    case .abs: return abs(v)
+    case .sqrt: return v.squareRoot()
+    case .exp: return exp(v)
+    case .log: return log(v)
+    case .reciprocal: return 1 / v
+    case .floor: return v.rounded(.down)
+    case .ceil: return v.rounded(.up)
+    case .erf: return erf(v)
+    case .sign: return v.isNaN ? v : v > 0 ? 1 : v < 0 ? -1 : 0
     }
 }

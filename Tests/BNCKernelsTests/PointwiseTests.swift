@@ -35,17 +35,64 @@ struct PointwiseTests {
     /// absolute (one Float rounding of the result and of the expf inside Elu).
     @Test(arguments: [
         Activation.leakyRelu(alpha: 0.1), .elu(alpha: 1.5), .clip(min: 0, max: 6), .clip(min: -1, max: 0.5),
-        .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish,
+        .clip(min: 1, max: -1), .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish,
     ])
     func inferenceActivations(_ a: Activation) {
         var rng = TestRandom(22)
         var x = rng.floats(255, -8, 8)
-        x += [0, -0.0, 6, -6, 2.5, -2.5, 3, -3, 0.5, -1, 1e-8, -1e-8]
+        x += [0, -0.0, 6, -6, 2.5, -2.5, 3, -3, 0.5, -1, 1e-8, -1e-8, -1e-5, -3e-4]
         var y = [Float](repeating: .nan, count: x.count)
         a.forward(x, &y, count: x.count)
         for (xi, yi) in zip(x, y) {
             let r = reference(a, Double(xi))
             #expect(abs(Double(yi) - r) <= 2e-7 * abs(r) + 1e-7, "\(a.name)(\(xi)) = \(yi), expected \(r)")
+        }
+        #expect(a.apply(x[0]) == y[0])
+    }
+
+    /// Elu, Selu and Celu compute eˣ − 1 without cancellation: near 0 the result keeps its
+    /// relative accuracy (2 ulp), which eˣ rounded and then less 1 loses (its error is half an
+    /// ulp of 1, ≈ 3e-8, against results of 1e-5 and below).
+    @Test func exponentialMinusOneNearZero() {
+        for a in [Activation.elu(alpha: 1.5), .selu(alpha: 1.6732632, gamma: 1.050701), .celu(alpha: 2)] {
+            for x: Float in [-1e-3, -1e-5, -3e-7, -1e-9] {
+                let r = reference(a, Double(x)), y = a.apply(x)
+                #expect(abs(Double(y) - r) <= 2 * Double(Float(r).ulp), "\(a.name)(\(x)) = \(y), expected \(r)")
+            }
+        }
+    }
+
+    /// The unary ONNX operators against their definitions in Double over [−8, 8] and the
+    /// points where they bend or are undefined (0, ±1, the thresholds, NaN, ±∞ results).
+    /// Tolerance: `ulps` units in the last place of the result plus 1e-7 absolute (for results
+    /// near 0, where relative error is unbounded). One correctly rounded operation is 0.5 ulp,
+    /// a glibc call (expf, logf, erff, tanhf, log1pf, expm1f) at most 1–2; the exact ones
+    /// (neg, abs, floor, ceil, sign, thresholded relu) must match exactly, the one-rounding ones
+    /// (sqrt, reciprocal, softsign's two) within 2 ulp, and the compositions (softplus, selu,
+    /// celu, mish, gelu, swish: up to five roundings and libm calls, each amplified by at most
+    /// 2 by the function's slope in the range) within 12.
+    @Test(arguments: [
+        (Activation.neg, 0), (.abs, 0), (.floor, 0), (.ceil, 0), (.sign, 0), (.thresholdedRelu(alpha: 0.5), 0),
+        (.sqrt, 2), (.reciprocal, 2), (.softsign, 2), (.exp, 2), (.log, 2), (.erf, 3),
+        (.softplus, 12), (.selu(alpha: 1.6732632, gamma: 1.050701), 12), (.celu(alpha: 0.7), 12), (.mish, 12),
+        (.gelu(tanh: false), 12), (.gelu(tanh: true), 12), (.swish(alpha: 1), 12), (.swish(alpha: -0.5), 12),
+    ] as [(Activation, Int)])
+    func unaryOperators(_ a: Activation, ulps: Int) {
+        var rng = TestRandom(23)
+        var x = rng.floats(255, -8, 8)
+        x += [0, -0.0, 1, -1, 0.5, -0.5, 1e-6, -1e-6, 2.5, -2.5, 0.7, 30, -30, 88, -88, .nan]
+        var y = [Float](repeating: .nan, count: x.count)
+        a.forward(x, &y, count: x.count)
+        for (xi, yi) in zip(x, y) {
+            let r = reference(a, Double(xi))
+            if r.isNaN {
+                #expect(yi.isNaN, "\(a.name)(\(xi)) = \(yi), expected NaN")
+            } else if r.isInfinite || ulps == 0 {
+                #expect(Double(yi) == Double(Float(r)), "\(a.name)(\(xi)) = \(yi), expected \(r)")
+            } else {
+                let ulp = Double(Float(r).ulp == 0 ? Float.leastNonzeroMagnitude : Float(r).ulp)
+                #expect(abs(Double(yi) - r) <= Double(ulps) * ulp + 1e-7, "\(a.name)(\(xi)) = \(yi), expected \(r)")
+            }
         }
         #expect(a.apply(x[0]) == y[0])
     }

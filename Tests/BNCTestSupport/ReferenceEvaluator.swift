@@ -35,8 +35,9 @@ public enum RefError: Error, CustomStringConvertible {
 }
 
 public enum ReferenceEvaluator {
-    /// Evaluates the graph's first output for one input value.
-    public static func run(_ graph: Graph, input: RefTensor) throws -> RefTensor {
+    /// Evaluates the graph's first output for one input value, with the operators of
+    /// default-domain `opset`.
+    public static func run(_ graph: Graph, input: RefTensor, opset: Int = Int(Model.opsetWritten)) throws -> RefTensor {
         var env: [String: RefTensor] = [:]
         for t in graph.initializers {
             let values = t.floats?.map(Double.init) ?? t.integers?.map(Double.init) ?? []
@@ -45,13 +46,14 @@ public enum ReferenceEvaluator {
         env[graph.runtimeInputs[0].name] = input
         for node in graph.nodes {
             let ins = node.inputs.map { $0.isEmpty ? nil : env[$0] }
-            env[node.outputs[0]] = try eval(node, ins)
+            let outs = try tensorOperator(node, ins) ?? [eval(node, ins, opset: opset)]
+            for (name, v) in zip(node.outputs, outs) where !name.isEmpty { env[name] = v }
         }
         guard let out = env[graph.outputs[0].name] else { throw RefError.unsupported("no output") }
         return out
     }
 
-    static func eval(_ node: Node, _ ins: [RefTensor?]) throws -> RefTensor {
+    static func eval(_ node: Node, _ ins: [RefTensor?], opset: Int) throws -> RefTensor {
         func i(_ n: String, _ d: Int64) -> Int64 {
             if case .int(let v)? = node.attribute(n)?.value { return v }
             return d
@@ -96,51 +98,11 @@ public enum ReferenceEvaluator {
                 }
             }
             return y
-        case "MaxPool":
-            let k = ints("kernel_shape")!, s = ints("strides") ?? [1, 1], d = ints("dilations") ?? [1, 1]
-            var p = ints("pads") ?? [0, 0, 0, 0]
-            let ceil = i("ceil_mode", 0) != 0
-            var autoPad = "NOTSET"
-            if case .string(let v)? = node.attribute("auto_pad")?.value { autoPad = String(decoding: v, as: UTF8.self) }
-            let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-            let dk = [(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1]
-            var o = [0, 0]
-            let ins = [h, w]
-            for a in 0..<2 {
-                switch autoPad {
-                case "SAME_UPPER", "SAME_LOWER":
-                    o[a] = (ins[a] + s[a] - 1) / s[a]
-                    let t = max(0, (o[a] - 1) * s[a] + dk[a] - ins[a])
-                    p[a] = autoPad == "SAME_UPPER" ? t / 2 : t - t / 2
-                    p[a + 2] = t - p[a]
-                case "VALID":
-                    p[a] = 0; p[a + 2] = 0
-                    o[a] = (ins[a] - dk[a]) / s[a] + 1
-                default:
-                    let span = Double(ins[a] + p[a] + p[a + 2] - dk[a]) / Double(s[a])
-                    o[a] = Int(ceil ? span.rounded(.up) : span.rounded(.down)) + 1
-                    if ceil && (o[a] - 1) * s[a] >= ins[a] + p[a] { o[a] -= 1 }
-                }
-            }
-            var y = RefTensor(shape: [n, c, o[0], o[1]], data: [])
-            for plane in 0..<(n * c) {
-                for oy in 0..<o[0] {
-                    for ox in 0..<o[1] {
-                        var best = -Double.infinity
-                        for ky in 0..<k[0] {
-                            let iy = oy * s[0] - p[0] + ky * d[0]
-                            if iy < 0 || iy >= h { continue }
-                            for kx in 0..<k[1] {
-                                let ix = ox * s[1] - p[1] + kx * d[1]
-                                if ix < 0 || ix >= w { continue }
-                                best = max(best, x.data[(plane * h + iy) * w + ix])
-                            }
-                        }
-                        y.data.append(best)
-                    }
-                }
-            }
-            return y
+        case "MaxPool": return pool(node, x, average: false)
+        case "AveragePool": return pool(node, x, average: true)
+        case "GlobalAveragePool": return globalPool(x, average: true)
+        case "GlobalMaxPool": return globalPool(x, average: false)
+        case "LRN": return lrn(node, x)
         case "Add": return broadcastAdd(x, ins[1]!)
         case "Gemm":
             let b = ins[1]!
@@ -187,58 +149,10 @@ public enum ReferenceEvaluator {
                 y.data[idx] = g[ch] * (x.data[idx] - mu[ch]) / (v[ch] + eps).squareRoot() + bb[ch]
             }
             return y
-        case "Conv":
-            let w = ins[1]!
-            let group = Int(i("group", 1))
-            let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-            let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-            precondition(cg * group == c)
-            let s = ints("strides") ?? [1, 1], d = ints("dilations") ?? [1, 1]
-            var p = ints("pads") ?? [0, 0, 0, 0]
-            var autoPad = "NOTSET"
-            if case .string(let v)? = node.attribute("auto_pad")?.value { autoPad = String(decoding: v, as: UTF8.self) }
-            var oh: Int, ow: Int
-            switch autoPad {
-            case "SAME_UPPER", "SAME_LOWER":
-                oh = (h + s[0] - 1) / s[0]; ow = (wd + s[1] - 1) / s[1]
-                let th = max(0, (oh - 1) * s[0] + (kh - 1) * d[0] + 1 - h)
-                let tw = max(0, (ow - 1) * s[1] + (kw - 1) * d[1] + 1 - wd)
-                p = autoPad == "SAME_UPPER" ? [th / 2, tw / 2, th - th / 2, tw - tw / 2] : [th - th / 2, tw - tw / 2, th / 2, tw / 2]
-            case "VALID":
-                p = [0, 0, 0, 0]
-                fallthrough
-            default:
-                oh = (h + p[0] + p[2] - ((kh - 1) * d[0] + 1)) / s[0] + 1
-                ow = (wd + p[1] + p[3] - ((kw - 1) * d[1] + 1)) / s[1] + 1
-            }
-            let bias = ins.count > 2 ? ins[2] : nil
-            var y = RefTensor(shape: [n, m, oh, ow], data: [Double](repeating: 0, count: n * m * oh * ow))
-            let perGroup = m / group
-            for b in 0..<n {
-                for o in 0..<m {
-                    let g = o / perGroup
-                    for yy in 0..<oh {
-                        for xx in 0..<ow {
-                            var acc = bias?.data[o] ?? 0
-                            for cc in 0..<cg {
-                                let ch = g * cg + cc
-                                for ky in 0..<kh {
-                                    let iy = yy * s[0] - p[0] + ky * d[0]
-                                    if iy < 0 || iy >= h { continue }
-                                    for kx in 0..<kw {
-                                        let ix = xx * s[1] - p[1] + kx * d[1]
-                                        if ix < 0 || ix >= wd { continue }
-                                        acc += x.data[((b * c + ch) * h + iy) * wd + ix] * w.data[((o * cg + cc) * kh + ky) * kw + kx]
-                                    }
-                                }
-                            }
-                            y.data[((b * m + o) * oh + yy) * ow + xx] = acc
-                        }
-                    }
-                }
-            }
-            return y
+        case "Conv": return conv(node, x, ins[1]!, ins.count > 2 ? ins[2] : nil)
+        case "ConvTranspose": return convTranspose(node, x, ins[1]!, ins.count > 2 ? ins[2] : nil)
         default:
+            if let y = try evalElementwise(node, ins, opset: opset) { return y }
             throw RefError.unsupported("reference evaluator has no \(node.opType)")
         }
     }

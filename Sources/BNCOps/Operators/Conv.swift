@@ -49,19 +49,9 @@ struct Conv: Operator {
 
     func lower(_ l: inout Lowering) throws(ModelError) {
         let (x, w, win) = try geometry(l.inputs)
-        guard win.rank <= 2 else { throw l.fail("3-D convolution is not supported yet") }
         let geometry: ConvGeometry
         do throws(KernelShapeError) {
-            // 1-D runs as 2-D with a height of 1.
-            let w2 = win.rank == 1
-                ? try Window(input: [1] + win.input, kernel: [1] + win.kernel, strides: [1] + win.strides,
-                             dilations: [1] + win.dilations, padsBegin: [0] + win.padsBegin, padsEnd: [0] + win.padsEnd)
-                : win
-            geometry = try ConvGeometry(
-                inChannels: x[1], height: w2.input[0], width: w2.input[1], outChannels: w[0],
-                kernelHeight: w2.kernel[0], kernelWidth: w2.kernel[1], strides: (w2.strides[0], w2.strides[1]),
-                pads: (w2.padsBegin[0], w2.padsBegin[1], w2.padsEnd[0], w2.padsEnd[1]),
-                dilations: (w2.dilations[0], w2.dilations[1]), groups: group)
+            geometry = try ConvGeometry(window: win, inChannels: x[1], outChannels: w[0], groups: group)
         } catch {
             throw l.fail(error.description)
         }
@@ -71,7 +61,7 @@ struct Conv: Operator {
 }
 
 /// A convolution by constant weights with its epilogue (bias, an unfolded BN's scale, the
-/// activation) and optionally a plain 2×2 max-pool after it, all in `Conv2D.forward`.
+/// activation) and optionally a plain 2×2 max-pool after it, all in `Convolution.forward`.
 struct ConvStep: Step {
     let x: ValueID
     private(set) var y: ValueID
@@ -100,7 +90,7 @@ struct ConvStep: Step {
     var traits: StepTraits { [.perUnit, .splitsItself] }
     var summary: String {
         let g = geometry
-        return "conv \(g.kernelHeight)×\(g.kernelWidth) \(g.inChannels)→\(g.outChannels)" + (g.groups > 1 ? " g\(g.groups)" : "")
+        return "conv \(g.window.kernel.map(String.init).joined(separator: "×")) \(g.inChannels)→\(g.outChannels)" + (g.groups > 1 ? " g\(g.groups)" : "")
             + (shift != nil ? " +bias" : "") + (scale != nil ? " +scale" : "")
             + (activation == .identity ? "" : " +\(activation.name)") + (pool != nil ? " +pool" : "")
     }
@@ -112,7 +102,8 @@ struct ConvStep: Step {
     func fusing(_ next: any Step) -> (any Step)? {
         guard pool == nil else { return nil }
         if let p = next as? MaxPoolStep, activation.commutesWithMax, scalePositive,
-           p.geometry.isPlain2x2, p.geometry.channels == geometry.outChannels, p.geometry.height == geometry.outHeight,
+           p.geometry.isPlain2x2, p.geometry.channels == geometry.outChannels, p.geometry.depth == geometry.outDepth,
+           p.geometry.height == geometry.outHeight,
            p.geometry.width == geometry.outWidth, p.planesPerUnit == batchPerUnit * geometry.outChannels {
             var s = self
             s.pool = p.geometry
@@ -147,7 +138,7 @@ struct ConvStep: Step {
 
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
         let f = units.lowerBound
-        Conv2D.forward(geometry, batch: units.count * batchPerUnit, input: frame.input(x, f), weight: frame.input(weight, 0),
+        Convolution.forward(geometry, batch: units.count * batchPerUnit, input: frame.input(x, f), weight: frame.input(weight, 0),
                        scale: scale.map { frame.input($0, 0) }, bias: shift.map { frame.input($0, 0) },
                        activation: activation, pool: pool, output: frame.pointer(y, f), scratch: frame.scratch,
                        parallel: !serial)

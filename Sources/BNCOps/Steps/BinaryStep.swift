@@ -33,7 +33,7 @@ public struct BinaryStep: Step {
     private var count: Int { shape.reduce(1, *) }
     private var dense: [Int] { Broadcast.strides(shape, to: shape) }
     /// Both operands runtime values of the output's shape: one pass over all units.
-    private var sameShape: Bool { aRuntime && bRuntime && aStrides == dense && bStrides == dense }
+    public var sameShape: Bool { aRuntime && bRuntime && aStrides == dense && bStrides == dense }
 
     public var reads: [ValueID] { [a, b] }
     public var writes: [ValueID] { [y] }

@@ -11,7 +11,19 @@ final class ConvLayer: Layer {
     private let scratch: FloatBuffer
     private var savedInput: UnsafeMutablePointer<Float>?
 
-    init(name: String, geometry: ConvGeometry, bias hasBias: Bool, store: ParameterStore) {
+    /// The convolution `spec` of an input (C, H, W); its window comes from `Window.resolve`
+    /// ('same' padding is ONNX SAME_UPPER), as the executor's does.
+    init(name: String, input shape: [Int], spec c: ConvSpec, store: ParameterStore) throws(KernelShapeError) {
+        guard shape.count == 3 else { throw KernelShapeError("convolution needs (C, H, W) input, got \(shape)") }
+        let autoPad: Window.AutoPad, pads: [Int]?
+        switch c.padding {
+        case .same: (autoPad, pads) = (.sameUpper, nil)
+        case .valid: (autoPad, pads) = (.valid, nil)
+        case .explicit(let p): (autoPad, pads) = (.notSet, p)
+        }
+        let window = try Window.resolve(autoPad: autoPad, input: [shape[1], shape[2]], kernel: [c.kernel.h, c.kernel.w],
+                                        strides: [c.strides.h, c.strides.w], dilations: [c.dilations.h, c.dilations.w], pads: pads)
+        let geometry = try ConvGeometry(window: window, inChannels: shape[0], outChannels: c.filters, groups: c.groups)
         self.geometry = geometry
         inputCount = geometry.inChannels * geometry.inSpatial
         outputCount = geometry.outChannels * geometry.outSpatial
@@ -20,7 +32,7 @@ final class ConvLayer: Layer {
             name: "\(name).weight",
             dims: [geometry.outChannels, geometry.inChannels / geometry.groups, geometry.kernelHeight, geometry.kernelWidth],
             decays: true)
-        bias = hasBias ? store.register(name: "\(name).bias", dims: [geometry.outChannels], decays: false) : nil
+        bias = c.bias ? store.register(name: "\(name).bias", dims: [geometry.outChannels], decays: false) : nil
         scratch = FloatBuffer(count: max(geometry.forwardScratchCount, geometry.backwardScratchCount))
     }
 
@@ -31,14 +43,14 @@ final class ConvLayer: Layer {
 
     func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) -> UnsafeMutablePointer<Float> {
         savedInput = x
-        Conv2D.forward(geometry, batch: batch, input: x, weight: store.pointer(weight),
+        Convolution.forward(geometry, batch: batch, input: x, weight: store.pointer(weight),
                        bias: bias.map { UnsafePointer(store.pointer($0)) }, output: output.pointer, scratch: scratch.pointer)
         return output.pointer
     }
 
     func backward(_ dy: UnsafeMutablePointer<Float>, batch: Int, needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
         guard let x = savedInput else { preconditionFailure("backward before forward") }
-        Conv2D.backward(geometry, batch: batch, input: x, weight: store.pointer(weight), gradient: dy,
+        Convolution.backward(geometry, batch: batch, input: x, weight: store.pointer(weight), gradient: dy,
                         inputGradient: needInputGradient ? inputGradient.pointer : nil,
                         weightGradient: store.gradient(weight), biasGradient: bias.map { store.gradient($0) },
                         scratch: scratch.pointer)

@@ -8,10 +8,15 @@ final class PoolLayer: Layer {
     private let inputGradient = FloatBuffer(count: 0)
     private let argmax = Buffer<Int32>(count: 0)
 
-    init(geometry: PoolGeometry) {
-        self.geometry = geometry
-        inputCount = geometry.channels * geometry.height * geometry.width
-        outputCount = geometry.channels * geometry.outHeight * geometry.outWidth
+    /// The pooling `spec` of an input (C, H, W); its window comes from `Window.resolve`, as
+    /// the executor's does.
+    init(input shape: [Int], spec p: PoolSpec) throws(KernelShapeError) {
+        guard shape.count == 3 else { throw KernelShapeError("max pooling needs (C, H, W) input, got \(shape)") }
+        let window = try Window.resolve(autoPad: .notSet, input: [shape[1], shape[2]], kernel: [p.kernel.h, p.kernel.w],
+                                        strides: [p.strides.h, p.strides.w], pads: p.pads)
+        geometry = try PoolGeometry(window: window, channels: shape[0])
+        inputCount = geometry.channels * geometry.inSpatial
+        outputCount = geometry.channels * geometry.outSpatial
     }
 
     func reserve(batch: Int) {
@@ -21,14 +26,14 @@ final class PoolLayer: Layer {
     }
 
     func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) -> UnsafeMutablePointer<Float> {
-        MaxPool2D.forward(geometry, batch: batch, input: x, output: output.pointer,
+        MaxPooling.forward(geometry, batch: batch, input: x, output: output.pointer,
                           argmax: mode == .training ? argmax.pointer : nil)
         return output.pointer
     }
 
     func backward(_ dy: UnsafeMutablePointer<Float>, batch: Int, needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
         guard needInputGradient else { return nil }
-        MaxPool2D.backward(geometry, batch: batch, gradient: dy, argmax: argmax.pointer, inputGradient: inputGradient.pointer)
+        MaxPooling.backward(geometry, batch: batch, gradient: dy, argmax: argmax.pointer, inputGradient: inputGradient.pointer)
         return inputGradient.pointer
     }
 }

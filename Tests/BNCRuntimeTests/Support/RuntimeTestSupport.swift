@@ -87,15 +87,15 @@ func str(_ name: String, _ v: String) -> Attribute { Attribute(name, .string(Arr
 /// capacity smaller than the batch (chunked runs) agrees too.
 @discardableResult
 func expectMatchesReference(
-    _ graph: Graph, batch: Int = 5, tolerance: Double = 1e-5, seed: UInt64 = 99,
-    sourceLocation: SourceLocation = #_sourceLocation
+    _ graph: Graph, batch: Int = 5, tolerance: Double = 1e-5, seed: UInt64 = 99, opset: Int = Int(Model.opsetWritten),
+    range: ClosedRange<Float> = -2...2, sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> Executor {
-    try ModelValidator.validate(graph, opset: 15)
-    let exec = try Executor(graph: graph, maxBatch: 64)
+    try ModelValidator.validate(graph, opset: opset)
+    let exec = try Executor(graph: graph, opset: opset, maxBatch: 64)
     var rng = SeededRNG(seed: seed)
-    let x = rng.floats(batch * exec.inputCount, -2...2)
+    let x = rng.floats(batch * exec.inputCount, range)
     let y = exec.run(x)
-    let ref = try ReferenceEvaluator.run(graph, input: RefTensor(shape: [batch] + exec.inputShape, data: x.map(Double.init)))
+    let ref = try ReferenceEvaluator.run(graph, input: RefTensor(shape: [batch] + exec.inputShape, data: x.map(Double.init)), opset: opset)
     #expect(ref.count == y.count, "reference has \(ref.count) values, executor \(y.count)", sourceLocation: sourceLocation)
     guard ref.count == y.count else { return exec }
     let scale = max(1, ref.data.map(abs).max() ?? 1)
@@ -116,7 +116,7 @@ func expectMatchesReference(
     }
 
     // Chunked: capacity 2 < batch.
-    let small = try Executor(graph: graph, maxBatch: 2)
+    let small = try Executor(graph: graph, opset: opset, maxBatch: 2)
     let yc = small.run(x)
     let d2 = zip(y, yc).map { abs($0 - $1) }.max() ?? 0
     #expect(Double(d2) <= 1e-5 * scale, "chunked run differs by \(d2)", sourceLocation: sourceLocation)

@@ -1,0 +1,59 @@
+import BNCGraph
+import BNCKernels
+
+/// ONNX GlobalMaxPool: Y (N, C, 1, …) = the largest value of each (n, c) plane of X (N, C,
+/// spatial…), any number of spatial dimensions (a NaN wins, as in MaxPool). Version 22
+/// adds element types.
+struct GlobalMaxPool: Operator {
+    static let type = "GlobalMaxPool"
+    static let versions = [1, 22]
+    static func schema(_ version: Int) -> Schema { Schema(inputs: 1...1) }
+
+    init(_ node: NodeView) throws(ModelError) {}
+
+    func outputs(_ inputs: Inputs) throws(ModelError) -> [PlanValue] {
+        [PlanValue(shape: try GlobalPoolStep.outputShape(inputs))]
+    }
+
+    func lower(_ l: inout Lowering) throws(ModelError) {
+        let x = try l.inputs.shape(0)
+        l.emit(GlobalPoolStep(x: try l.value(0), y: l.output(), planesPerUnit: x[0] * x[1],
+                              spatial: Tensor.elementCount(Array(x[2...])), average: false))
+    }
+}
+
+/// The mean or maximum of every (N·C) plane (GlobalAveragePool, GlobalMaxPool).
+struct GlobalPoolStep: Step {
+    let x: ValueID, y: ValueID
+    let planesPerUnit: Int
+    let spatial: Int
+    let average: Bool
+
+    /// (N, C, 1, …) for X (N, C, spatial…) of rank ≥ 3 with a non-empty plane.
+    static func outputShape(_ inputs: Inputs) throws(ModelError) -> [Int] {
+        let x = try inputs.float(0).shape
+        guard x.count >= 3 else {
+            throw inputs.fail("\(inputs.view.node.opType) needs X (N, C, spatial…) of rank 3 or more, got \(shapeText(x))")
+        }
+        guard !x[2...].contains(0) else {
+            throw inputs.fail("X \(shapeText(x)) has empty planes; \(inputs.view.node.opType) needs at least one value per plane", kind: .badValue)
+        }
+        return [x[0], x[1]] + Array(repeating: 1, count: x.count - 2)
+    }
+
+    var reads: [ValueID] { [x] }
+    var writes: [ValueID] { [y] }
+    var traits: StepTraits { [.perUnit, .splitsItself] }
+    var summary: String { (average ? "globalaveragepool " : "globalmaxpool ") + "\(spatial)" }
+
+    func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
+        let f = units.lowerBound, planes = units.count * planesPerUnit
+        if average {
+            GlobalPooling.average(planes: planes, spatial: spatial, input: frame.input(x, f), output: frame.pointer(y, f),
+                                  parallel: !serial)
+        } else {
+            GlobalPooling.maximum(planes: planes, spatial: spatial, input: frame.input(x, f), output: frame.pointer(y, f),
+                                  parallel: !serial)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import BNCGraph
+import BNCKernels
+
+/// ONNX ReduceL2: √(Σ x²) over the axes. Axes as the attribute `axes` before version 18, as input 1
+/// from 18 (with `noop_with_empty_axes`); 11 allows negative axes; 13 change element types only.
+/// The rules are `ReduceOperator`'s.
+struct ReduceL2: ReduceOperator {
+    static let type = "ReduceL2"
+    static let versions = [1, 11, 13, 18]
+    static let mode = Reduction.Mode.l2
+    static let axesInputVersion = 18
+    let reduce: ReduceAttributes
+    init(reduce: ReduceAttributes) { self.reduce = reduce }
+}

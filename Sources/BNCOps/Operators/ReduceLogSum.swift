@@ -1,0 +1,14 @@
+import BNCGraph
+import BNCKernels
+
+/// ONNX ReduceLogSum: ln Σ x over the axes. Axes as the attribute `axes` before version 18, as
+/// input 1 from 18 (with `noop_with_empty_axes`); 11 allows negative axes; 13, 28 change element
+/// types only. The rules are `ReduceOperator`'s.
+struct ReduceLogSum: ReduceOperator {
+    static let type = "ReduceLogSum"
+    static let versions = [1, 11, 13, 18, 28]
+    static let mode = Reduction.Mode.logSum
+    static let axesInputVersion = 18
+    let reduce: ReduceAttributes
+    init(reduce: ReduceAttributes) { self.reduce = reduce }
+}
