@@ -140,6 +140,25 @@ import Glibc
         }
     }
 
+    /// Side files past 4 GiB: offsets are 64-bit and only the tensor's bytes are read (the
+    /// 5 GiB file is sparse, so it costs no disk; reading it whole would cost 5 GiB of memory).
+    @Test func readsATensorBeyondFourGiBOfASparseSideFile() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let side = dir.appendingPathComponent("big.data").path
+        let fd = open(side, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(fd >= 0)
+        let offset = (9 << 29) + 3  // 4.5 GiB + 3
+        let values: [Float] = [3.5, -1, 7, 0.125]
+        #expect(ftruncate(fd, off_t(5 << 30)) == 0)
+        #expect(values.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) } == 16)
+        close(fd)
+        let bytes = Self.model(dims: [4], entries: [("location", "big.data"), ("offset", String(offset)), ("length", "16")])
+        let path = dir.appendingPathComponent("m.onnx").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(try ModelFile.load(path: path).graph.initializers[0].floats == values)
+    }
+
     @Test func refusesLocationsThatLeaveTheModelsFolder() throws {
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
