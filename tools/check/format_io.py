@@ -15,6 +15,9 @@ Steps (each prints PASS or FAIL with the reason; exit 1 if any failed):
                     initializer still a graph input, checker + onnxruntime outputs
   typed-convert     bnc convert of INT64/INT32/BOOL tensors and inputs: checker, and onnxruntime's
                     Identity outputs equal its inputs
+  infer-outputs     bnc infer --input x=FILE (.npy, float64 .npy, .pb, int16 IDX) --output
+                    (.npy, .pb, .npz): numpy and onnx read the files, and the outputs match
+                    onnxruntime's with ONNX's backend-test tolerance (rtol 1e-3, atol 1e-7)
 
 Tolerance of the fold comparisons: |bnc-folded − original| ≤ 1e-5 · max|original output|, the
 bound bnc's own fold proof uses (Float rounding of the rescaled weights, ≈ 1e-7 relative per
@@ -167,6 +170,39 @@ class Checks:
             raise AssertionError(f"tensors {got}")
 
 
+    def infer_outputs(self) -> None:
+        model = FIXTURES / "external" / "cnn.onnx"
+        x = probe()
+        want = run_ort(model, {"x": x})[0]
+        d = self.work / "infer"
+        d.mkdir()
+        np.save(d / "x.npy", x)
+        np.save(d / "x64.npy", x.astype(np.float64))
+        (d / "x.pb").write_bytes(onnx.numpy_helper.from_array(x, "x").SerializeToString())
+        # An int16 IDX file [2, 1, 8, 8] (big-endian) and what it means as float32.
+        xi = np.round(x * 1000).astype(np.int16)
+        (d / "x.idx").write_bytes(bytes([0, 0, 0x0B, 4]) + np.array(xi.shape, dtype=">u4").tobytes() + xi.astype(">i2").tobytes())
+        cases = [("x.npy", "y.npz", x), ("x64.npy", "y.npy", x), ("x.pb", "y.pb", x), ("x.idx", "yi.npy", xi.astype(np.float32))]
+        for src, out, fed in cases:
+            self.bnc_run("infer", model, "--input", f"x={d / src}", "--output", d / out, "--quiet")
+            if out.endswith(".npz"):
+                z = np.load(d / out)
+                if list(z.keys()) != ["y"]:
+                    raise AssertionError(f"{out} holds {list(z.keys())}")
+                got = z["y"]
+            elif out.endswith(".npy"):
+                got = np.load(d / out)
+            else:
+                t = onnx.load_tensor(str(d / out))
+                if t.name != "y":
+                    raise AssertionError(f"{out} tensor is named {t.name!r}")
+                got = onnx.numpy_helper.to_array(t)
+            expected = want if fed is x else run_ort(model, {"x": fed})[0]
+            if got.dtype != np.float32 or got.shape != expected.shape:
+                raise AssertionError(f"{src} → {out}: {got.dtype} {got.shape}")
+            np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-7, err_msg=f"{src} → {out}")
+
+
 def main(argv: list[str]) -> int:
     bnc = str(Path(argv[1]).resolve()) if len(argv) > 1 else str(REPO / ".build" / "debug" / "bnc")
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +212,8 @@ def main(argv: list[str]) -> int:
         c.step("external-convert", c.external_convert)
         c.step("ir3-fold", c.ir3_fold)
         c.step("typed-convert", c.typed_convert)
-    print(f"format_io: {5 - len(c.failed)} passed, {len(c.failed)} failed")
+        c.step("infer-outputs", c.infer_outputs)
+    print(f"format_io: {6 - len(c.failed)} passed, {len(c.failed)} failed")
     return 1 if c.failed else 0
 
 
