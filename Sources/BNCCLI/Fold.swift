@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCModelFile
 import BNCPasses
 import BNCRuntime
@@ -239,7 +240,7 @@ struct FoldRun {
 
     private func shape(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
 
-    /// The `--json` report (contract used by tools/e2e).
+    /// The `--json` report (contract used by tools/check/e2e).
     struct JSONReport: Encodable {
         struct Folded: Encodable {
             var bn: String, into: String, direction: String
@@ -286,18 +287,6 @@ struct FoldRun {
                          randomProbes: proof.randomProbes, imagesFile: imagesSource, imagesNote: imagesNote,
                          tolerance: proof.tolerance, passed: proof.passed),
             output: outputPath, written: written)
-        return try CLIJSON.text(r)
-    }
-}
-
-/// JSON output of the commands: one object, sorted snake_case keys, no escaped slashes;
-/// non-finite numbers (never expected) as the strings "inf", "-inf", "nan".
-enum CLIJSON {
-    static func text<T: Encodable>(_ value: T, pretty: Bool = false) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        return try JSONText.encode(r, snakeCaseKeys: true)
     }
 }

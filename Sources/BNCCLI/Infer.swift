@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCKernels
 import BNCModelFile
 import BNCPasses
@@ -92,7 +93,7 @@ struct InferCommand: ParsableCommand {
         let named = inputs.compactMap(TensorInput.parse)
         if bench {
             let result = try InferBench.perform(modelPath: model, imagesPath: images, inputs: named)
-            print(json ? try CLIJSON.text(result) : result.text())
+            print(json ? try JSONText.encode(result, snakeCaseKeys: true) : result.text())
             return
         }
         _ = try InferRun.perform(

@@ -26,8 +26,7 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// y = f(y). The loop reads and writes through the same pointer: with two equal
-    /// pointers the vectorized loop's overlap check fails and the scalar fallback runs
-    /// (measured 3.4× slower for ReLU).
+    /// pointers the vectorized loop's overlap check fails and the scalar fallback runs.
     @inlinable
     public func forwardInPlace(_ y: UnsafeMutablePointer<Float>, count: Int) {
         if self == .identity { return }
@@ -38,7 +37,7 @@ public enum Activation: String, Sendable, CaseIterable {
     /// a BN affine, …) from contiguous inputs: the one place the activations are applied to
     /// runs, so every fused kernel gets the same values. One loop per case, so each loop
     /// vectorizes with `z` inlined into it (a switch inside the loop kept the sigmoid
-    /// scalar: BN's affine+sigmoid took 53 % of `bnc infer --bench` on the unfolded MLP).
+    /// scalar).
     /// In place, `z` must read `y` itself (same pointer, same index), not an equal copy.
     @inlinable @inline(__always)
     public func map(count: Int, into y: UnsafeMutablePointer<Float>, _ z: (Int) -> Float) {
@@ -97,12 +96,12 @@ public enum Activation: String, Sendable, CaseIterable {
     /// Logistic function σ(x) = 1/(1 + e^−x), within 2e-7 relative of the exact value
     /// (≈ 3 ulp; checked against Double in the kernel tests) and never NaN for finite x.
     ///
-    /// Branch-free and call-free so that loops over it vectorize (≈ 13× faster than
-    /// `expf`): e = e^−x by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
+    /// Branch-free and call-free so that loops over it vectorize (a call to `expf` keeps
+    /// them scalar): e = e^−x by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
     /// (the 1.5·2²³ rounding trick, whose low mantissa bits give 2ⁿ directly), x clamped to
     /// ±87 so 2ⁿ stays a normal Float; then σ = 1/(1 + e). For x < 0, e is large and its
-    /// relative error carries over to σ unchanged, so no second formula is needed (the
-    /// select of e/(1 + e) used before cost 5 of ≈ 34 vector operations: 15 % of the time).
+    /// relative error carries over to σ unchanged, so no second formula (and no select
+    /// between two) is needed.
     /// The clamp makes σ(x) for x < −87 about 1.6e-38 instead of a smaller subnormal.
     @inlinable
     public static func sigmoid(_ x: Float) -> Float {

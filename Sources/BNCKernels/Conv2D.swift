@@ -381,8 +381,8 @@ public enum Conv2D {
                     }
                 }
             }
-            // A plain `total += row[j]` loop is one add chain (no reassociation): it took
-            // most of conv1's backward time (784 values per channel per sample).
+            // A plain `total += row[j]` loop is one add chain (no reassociation), slow on
+            // rows as long as conv1's (784 values per channel per sample).
             for m in 0..<g.outChannels { db[m] += Reduce.sum(dys + m * s, count: s) }
         }
     }

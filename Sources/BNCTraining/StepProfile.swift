@@ -11,7 +11,7 @@ public struct MatrixProduct: Hashable, Sendable {
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) * Double(count) }
 }
 
-/// Where the time of a training step goes, layer by layer (for `tools/bench`).
+/// Where the time of a training step goes, layer by layer (for `tools/bench/run`).
 public struct StepProfile: Sendable {
     public struct Layer: Sendable {
         /// e.g. "dense 784→100", "conv 1×28×28→32×28×28", "bn+relu 100".

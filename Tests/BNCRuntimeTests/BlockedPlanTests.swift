@@ -1,4 +1,5 @@
 import BNCGraph
+import BNCTestSupport
 import Testing
 
 @testable import BNCRuntime

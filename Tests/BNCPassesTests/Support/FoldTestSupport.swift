@@ -1,5 +1,6 @@
 import BNCData
 import BNCGraph
+import BNCTestSupport
 import Testing
 
 @testable import BNCPasses

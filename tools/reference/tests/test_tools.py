@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Tests of bnc's Python reference tools, on the generated fixture files (no bnc binary needed).
 
-  .venv/bin/python tools/tests/test_tools.py        (after tools/setup-python)
+  .venv/bin/python tools/reference/tests/test_tools.py        (after tools/setup-python)
 
-fold_expect.py and tools/e2e are tested before bnc's fold exists with reference_fold.py (a numpy
+fold_expect.py and tools/check/e2e are tested before bnc's fold exists with reference_fold.py (a numpy
 fold in the `bnc fold --json` contract) and fake_bnc.py (the bnc commands e2e calls, made of
 onnxruntime and that fold).
 """
@@ -24,8 +24,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 TESTS = Path(__file__).resolve().parent
-TOOLS = TESTS.parent
-sys.path[:0] = [str(TOOLS), str(TESTS)]
+REFERENCE = TESTS.parent
+TOOLS = REFERENCE.parent
+sys.path[:0] = [str(REFERENCE), str(TOOLS / "fixtures"), str(TESTS)]
 
 import bncref  # noqa: E402
 import fold_expect  # noqa: E402
@@ -37,6 +38,7 @@ PY = sys.executable
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Runs tools/SCRIPT with the venv's python."""
     return subprocess.run([PY, str(TOOLS / script), *map(str, args)], capture_output=True,
                           text=True, timeout=120)
 
@@ -66,7 +68,7 @@ class Fixtures(unittest.TestCase):
     def test_every_fixture_passes_checker_and_onnxruntime(self) -> None:
         paths = sorted(self.dir.glob("*.onnx"))
         self.assertEqual(len(paths), len(self.manifest["fixtures"]))
-        r = run("onnx_check.py", *paths)
+        r = run("reference/onnx_check.py", *paths)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         lines = r.stdout.splitlines()
         self.assertEqual(len(lines), len(paths))
@@ -113,7 +115,7 @@ class Fixtures(unittest.TestCase):
         self.assertEqual(fixtures.dims_encodings(packed), {"packed"})
         self.assertEqual(onnx.load_from_string(packed), onnx.load_from_string(raw))
         for other in ("rt_mlp_raw_data.onnx", "rt_mlp_packed_dims.onnx"):
-            r = run("tensors_equal.py", self.dir / "rt_mlp_float_data.onnx", self.dir / other)
+            r = run("reference/tensors_equal.py", self.dir / "rt_mlp_float_data.onnx", self.dir / other)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_packed_dims_wire_bytes(self) -> None:
@@ -163,7 +165,7 @@ class Fixtures(unittest.TestCase):
         folded_path, report_path = out / f"{file}.folded", out / f"{file}.json"
         onnx.save(folded, str(folded_path))
         report_path.write_text(json.dumps(report))
-        return run("fold_expect.py", self.dir / "manifest.json", file, report_path, folded_path)
+        return run("reference/fold_expect.py", self.dir / "manifest.json", file, report_path, folded_path)
 
     def test_reference_fold_meets_every_expectation(self) -> None:
         for entry in self.manifest["fixtures"]:
@@ -216,7 +218,7 @@ class CheckFailures(unittest.TestCase):
             w.CopyFrom(numpy_helper.from_array(np.zeros((10, 195), np.float32), "fc.W"))
             onnx.save(bad, str(Path(tmp) / "shape.onnx"))
             names = ["good", "truncated", "garbage", "shape", "missing"]
-            r = run("onnx_check.py", *[Path(tmp) / f"{n}.onnx" for n in names])
+            r = run("reference/onnx_check.py", *[Path(tmp) / f"{n}.onnx" for n in names])
             self.assertEqual(r.returncode, 1)
             lines = r.stdout.splitlines()
             self.assertEqual(len(lines), 5, r.stdout)
@@ -233,10 +235,10 @@ class CheckFailures(unittest.TestCase):
             a.view(np.uint32).flat[2] += 1
             t.CopyFrom(numpy_helper.from_array(a, t.name))
             onnx.save(m, str(Path(tmp) / "ulp.onnx"))
-            r = run("tensors_equal.py", Path(tmp) / "rt_mlp_float_data.onnx", Path(tmp) / "ulp.onnx")
+            r = run("reference/tensors_equal.py", Path(tmp) / "rt_mlp_float_data.onnx", Path(tmp) / "ulp.onnx")
             self.assertEqual(r.returncode, 1)
             self.assertIn(f"'{t.name}': values differ, first at flat index 2", r.stdout)
-            r = run("tensors_equal.py", Path(tmp) / "rt_mlp_float_data.onnx", Path(tmp) / "none.onnx")
+            r = run("reference/tensors_equal.py", Path(tmp) / "rt_mlp_float_data.onnx", Path(tmp) / "none.onnx")
             self.assertEqual(r.returncode, 2)
 
 
@@ -274,13 +276,13 @@ class Idx(unittest.TestCase):
             bncref.write_idx(src / "train-labels-idx1-ubyte.gz", labels)
             bncref.write_idx(src / "t10k-images-idx3-ubyte", imgs[::-1])
             bncref.write_idx(src / "t10k-labels-idx1-ubyte", labels[::-1])
-            r = run("make_idx_sample.py", Path(tmp) / "out", "--train", "20", "--test", "5",
+            r = run("fixtures/make-idx-samples", "--dataset", Path(tmp) / "out", "--train", "20", "--test", "5",
                     "--source", src)
             self.assertEqual(r.returncode, 0, r.stderr)
             out = Path(tmp) / "out"
             np.testing.assert_array_equal(bncref.read_idx(out / "train-images-idx3-ubyte.gz"), imgs[:20])
             np.testing.assert_array_equal(bncref.read_idx(out / "t10k-labels-idx1-ubyte.gz"), labels[::-1][:5])
-            r = run("make_idx_sample.py", Path(tmp) / "syn", "--train", "20", "--test", "5",
+            r = run("fixtures/make-idx-samples", "--dataset", Path(tmp) / "syn", "--train", "20", "--test", "5",
                     "--source", Path(tmp) / "absent")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("synthetic", r.stdout)
@@ -327,7 +329,7 @@ class OrtCompare(unittest.TestCase):
     def compare(self, model: Path, report: dict[str, Any], *extra: str) -> subprocess.CompletedProcess[str]:
         path = Path(self.tmp.name) / "bnc.json"
         path.write_text(json.dumps(report))
-        return run("ort_compare.py", "--model", model, "--images", self.images, "--bnc-json", path, *extra)
+        return run("reference/ort_compare.py", "--model", model, "--images", self.images, "--bnc-json", path, *extra)
 
     def reference(self, model: Path) -> dict[str, Any]:
         ref, _ = ort_compare.run_ort(str(model), str(self.images), 3)  # batches of 3: 3+3+1
@@ -368,7 +370,7 @@ class OrtCompare(unittest.TestCase):
 
 
 class E2E(unittest.TestCase):
-    """tools/e2e against fake_bnc.py: the whole flow passes, and broken outputs are caught."""
+    """tools/check/e2e against fake_bnc.py: the whole flow passes, and broken outputs are caught."""
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -385,7 +387,7 @@ class E2E(unittest.TestCase):
 
     @classmethod
     def e2e(cls, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(TOOLS / "e2e"), str(cls.bnc), "--work", str(cls.work), *args],
+        return subprocess.run([str(TOOLS / "check" / "e2e"), str(cls.bnc), "--work", str(cls.work), *args],
                               capture_output=True, text=True, timeout=600,
                               env={**os.environ, **(env or {})})
 
@@ -429,7 +431,7 @@ class E2E(unittest.TestCase):
         self.assertEqual(r.stdout.splitlines()[-1], "1 passed, 2 failed")
 
     def test_missing_bnc_fails_clearly(self) -> None:
-        r = subprocess.run([str(TOOLS / "e2e"), str(Path(self.tmp.name) / "absent"), "--work",
+        r = subprocess.run([str(TOOLS / "check" / "e2e"), str(Path(self.tmp.name) / "absent"), "--work",
                             str(self.work), "--only", "train-mlp"], capture_output=True, text=True,
                            timeout=120)
         self.assertEqual(r.returncode, 1)

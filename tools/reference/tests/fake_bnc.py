@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in for the bnc binary, implementing only the contracts tools/e2e relies on, so the
+"""A stand-in for the bnc binary, implementing only the contracts tools/check/e2e relies on, so the
 script can be tested before bnc's commands exist. Not a model of bnc's behaviour otherwise.
 
   train --data DIR --arch mlp|cnn --epochs E --limit L -o OUT   (untrained seeded weights)
@@ -25,7 +25,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 TESTS = Path(__file__).resolve().parent
-sys.path[:0] = [str(TESTS.parent), str(TESTS)]
+sys.path[:0] = [str(TESTS.parent), str(TESTS.parent.parent / "fixtures"), str(TESTS)]
 
 import make_onnx_fixtures as fx  # noqa: E402
 import ort_compare  # noqa: E402

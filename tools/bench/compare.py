@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""bnc against Keras and onnxruntime in one run (driven by tools/bench; see its --help).
+"""bnc against Keras and onnxruntime in one run (driven by tools/bench/run; see its --help).
 
 Runs, alternating the systems round by round:
   1. training: MLP-BN sigmoid SGD 0.01 at batch 60 and 128, CNN-BN ReLU Adam 1e-3 at batch 128,
-     bnc (`bnc train --test-every-epoch --json`) vs Keras (tools/bench_keras.py) on the same
+     bnc (`bnc train --test-every-epoch --json`) vs Keras (tools/bench/bench_keras.py) on the same
      54,000 Fashion-MNIST training images: samples/s of every epoch after the first, test
      accuracy per epoch, peak RSS of the process (GNU time);
   2. inference of the trained MLP and CNN, unfolded and folded: `bnc infer --bench --json` vs
-     tools/bench_ort.py (onnxruntime, all graph optimizations) on the same file;
+     tools/bench/bench_ort.py (onnxruntime, all graph optimizations) on the same file;
   3. GEMM efficiency: `bnc train --profile-steps N --json` (layer times vs the sgemm ceiling).
 Prints one table with every figure and the ratio bnc / reference against the issue's targets,
 and writes everything to a JSON file.
@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BNC = ROOT / ".build" / "release" / "bnc"
 PY = sys.executable
 DATA = "/usr/share/datasets/fashion-mnist"
@@ -103,7 +103,7 @@ class Bench:
                 row["bnc"].append(self.epochs(out, mb))
                 models.setdefault(key, model)
                 self.log(f"training {name} batch {batch}: Keras (round {r + 1}/{rounds})")
-                out, mb = run([PY, str(ROOT / "tools" / "bench_keras.py"), *flags, *seed, "--batch-size", str(batch),
+                out, mb = run([PY, str(ROOT / "tools" / "bench" / "bench_keras.py"), *flags, *seed, "--batch-size", str(batch),
                                "--epochs", str(epochs), *limit, "--data", self.a.data], rss=True)
                 row["keras"].append(self.epochs(out, mb))
             if key == "mlp" and self.env_kernels and not self.a.keep_blas_env:
@@ -140,7 +140,7 @@ class Bench:
                     self.log(f"inference {label} {variant}: bnc, onnxruntime (round {r + 1}/{rounds})")
                     row["bnc"].append(json.loads(run([str(BNC), "infer", "--bench", "--json", str(path), images],
                                                      env=self.bnc_env)[0]))
-                    row["ort"].append(json.loads(run([PY, str(ROOT / "tools" / "bench_ort.py"), str(path), images])[0]))
+                    row["ort"].append(json.loads(run([PY, str(ROOT / "tools" / "bench" / "bench_ort.py"), str(path), images])[0]))
                 if key == "mlp" and variant == "folded" and self.env_kernels and not self.a.keep_blas_env:
                     row["bnc_env_kernels"] = json.loads(run([str(BNC), "infer", "--bench", "--json", str(path), images],
                                                             env=self.pinned_env)[0])
@@ -321,7 +321,7 @@ def main() -> int:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     print(report(b))
-    print(f"\nall figures: {path}  (tools/bench.py --report {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} reprints this table)")
+    print(f"\nall figures: {path}  (tools/bench/run --report {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} reprints this table)")
     return 0
 
 

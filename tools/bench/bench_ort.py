@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""onnxruntime reference for `tools/bench`: inference speed of a model file on IDX images, timed
+"""onnxruntime reference for `tools/bench/run`: inference speed of a model file on IDX images, timed
 the way `bnc infer --bench` times bnc, and printed as one JSON object.
 
   bench_ort.py MODEL IMAGES.idx[.gz]
@@ -18,9 +18,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+# The reference tools' shared helpers live in tools/reference.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
 from bncref import ToolError, load_model, metadata, one_line, read_idx, scaling, session
 
 

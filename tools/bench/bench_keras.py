@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Keras (tensorflow-cpu) reference for `tools/bench`: trains bnc's MLP or CNN preset on the same
+"""Keras (tensorflow-cpu) reference for `tools/bench/run`: trains bnc's MLP or CNN preset on the same
 data, split and hyperparameters, and prints one JSON object per epoch.
 
   bench_keras.py --arch mlp|cnn [--activation sigmoid|relu|tanh] [--optimizer sgd|adam] [--lr LR]
@@ -34,6 +34,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+# The reference tools' shared helpers live in tools/reference.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
 from bncref import read_idx  # noqa: E402
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"

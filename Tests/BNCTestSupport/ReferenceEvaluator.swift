@@ -4,14 +4,19 @@ import Foundation
 /// A naive Double evaluator of every operator bnc runs, written straight from the ONNX
 /// operator docs, independent of BNCRuntime and BNCKernels: the executor's kernels and the
 /// fold pass are checked against the operator definitions, not against bnc's own code.
-/// (BNCPassesTests uses this same file through a symlink.)
-struct RefTensor {
-    var shape: [Int]
-    var data: [Double]
+/// Shared by BNCRuntimeTests and BNCPassesTests (the BNCTestSupport target).
+public struct RefTensor {
+    public var shape: [Int]
+    public var data: [Double]
 
-    var count: Int { data.count }
+    public init(shape: [Int], data: [Double]) {
+        self.shape = shape
+        self.data = data
+    }
 
-    static func strides(_ shape: [Int]) -> [Int] {
+    public var count: Int { data.count }
+
+    public static func strides(_ shape: [Int]) -> [Int] {
         var s = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
@@ -22,16 +27,16 @@ struct RefTensor {
     }
 }
 
-enum RefError: Error, CustomStringConvertible {
+public enum RefError: Error, CustomStringConvertible {
     case unsupported(String)
-    var description: String {
+    public var description: String {
         switch self { case .unsupported(let s): return s }
     }
 }
 
-enum ReferenceEvaluator {
+public enum ReferenceEvaluator {
     /// Evaluates the graph's first output for one input value.
-    static func run(_ graph: Graph, input: RefTensor) throws -> RefTensor {
+    public static func run(_ graph: Graph, input: RefTensor) throws -> RefTensor {
         var env: [String: RefTensor] = [:]
         for t in graph.initializers {
             let values = t.floats?.map(Double.init) ?? t.integers?.map(Double.init) ?? []
