@@ -180,9 +180,6 @@ struct InferRun {
         if images != nil && !inputs.isEmpty {
             throw ValidationError("Give the input either as the positional file or with --input NAME=FILE, not both.")
         }
-        if images == nil && inputs.isEmpty {
-            throw ValidationError("Give an input file: the positional file (IDX images) or --input NAME=FILE.")
-        }
         var seen = Set<String>()
         for spec in inputs {
             guard let (name, _) = TensorInput.parse(spec) else {
@@ -217,8 +214,9 @@ struct InferRun {
         }
         let missing = runtime.filter { name in !inputs.contains { $0.name == name } }
         if !missing.isEmpty {
+            let how = runtime.count == 1 ? "give the positional file or --input \(runtime[0])=FILE" : "give --input NAME=FILE for each of \(list)"
             throw ModelError(.unsupportedModel, file: modelPath, place: "graph",
-                             problem: "input \(missing.map { "'\($0)'" }.joined(separator: ", ")) has no file; give --input NAME=FILE for each of \(list)")
+                             problem: "input \(missing.map { "'\($0)'" }.joined(separator: ", ")) has no file; \(how)")
         }
         return runtime.map { name in (name, inputs.first { $0.name == name }!.file) }
     }
@@ -261,7 +259,7 @@ struct InferRun {
         var collected = [[Float]](repeating: [], count: outputPath == nil ? 0 : exec.outputNames.count)
         if json {
             let files = setup.inputFiles.map { "\(JSONText.string($0.name)):\(JSONText.string($0.file))" }.joined(separator: ",")
-            emit("{\"model\":\(JSONText.string(modelPath)),\"images_file\":\(JSONText.string(setup.inputFiles[0].file)),\"inputs\":{\(files)},\"images\":\(n),\"outputs\":[")
+            emit("{\"model\":\(JSONText.string(modelPath)),\"images_file\":\(JSONText.string(setup.inputFiles.first?.file ?? "")),\"inputs\":{\(files)},\"images\":\(n),\"outputs\":[")
         }
         let start = monotonicSeconds()
         var index = 0
@@ -440,7 +438,7 @@ struct InferBench: Encodable {
         let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, inputs: inputs, maxBatch: 1)
         let available = min(setup.batches.count, 10_000)
         guard available > 0 else {
-            throw DataError(file: setup.inputFiles[0].file, place: "", problem: "no images to time")
+            throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "", problem: "no images to time")
         }
         let perImage = setup.executor.inputCount
         var loaded = [Float](repeating: 0, count: available * perImage)

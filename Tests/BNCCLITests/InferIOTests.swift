@@ -163,6 +163,9 @@ import Testing
         #expect(throws: ModelError(.unsupportedModel, file: "m.onnx", place: "graph", problem: "input 'b' has no file; give --input NAME=FILE for each of 'a', 'b'")) {
             try files(nil, [("a", "a.npy")])
         }
+        #expect(throws: ModelError(.unsupportedModel, file: "m.onnx", place: "graph", problem: "input 'a', 'b' has no file; give --input NAME=FILE for each of 'a', 'b'")) {
+            try files(nil, [])
+        }
         #expect(throws: ModelError(.unsupportedModel, file: "m.onnx", place: "--input c", problem: "is not an input of the model; its inputs are 'a', 'b'")) {
             try files(nil, [("a", "a.npy"), ("b", "b.npy"), ("c", "c.npy")])
         }
@@ -181,7 +184,6 @@ import Testing
             }
         }
         #expect(message(["m.onnx", "x.npy", "--input", "x=x.npy"]) == "Give the input either as the positional file or with --input NAME=FILE, not both.")
-        #expect(message(["m.onnx"]) == "Give an input file: the positional file (IDX images) or --input NAME=FILE.")
         #expect(message(["m.onnx", "--input", "x"]) == "--input x: give NAME=FILE, e.g. --input x=input_0.pb.")
         #expect(message(["m.onnx", "--input", "x=a.npy", "--input", "x=b.npy"]) == "--input x is given twice.")
         #expect(message(["m.onnx", "x.npy", "--output", "y.txt"]) == "--output y.txt: give a .npy or .pb file (one output) or an .npz file (all outputs).")
