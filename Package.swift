@@ -3,7 +3,9 @@
 //
 // Data flow, one module per stage:
 //   schemas/ → COnnxProto (generated C) → BNCModelFile (the only Swift user of protobuf-c)
-//   BNCGraph (model/graph values) ← BNCModelFile, BNCPasses, BNCRuntime, BNCTraining
+//   BNCGraph (model/graph values, structural checks) ← everything below
+//   BNCOps (one file per operator: schema, versions, shape rule, lowering; the registry)
+//     ← BNCModelFile (validation), BNCRuntime (planning), BNCPasses (fold roles)
 //   BNCKernels (the math, once; the only user of OpenBLAS) ← BNCTraining, BNCRuntime
 //   BNCData (IDX files, data sets) ← BNCTraining, BNCCLI
 //   BNCJSON (the one JSON writer) ← BNCPasses, BNCReport, BNCCLI
@@ -20,6 +22,7 @@ let package = Package(
         .library(name: "BNCData", targets: ["BNCData"]),
         .library(name: "BNCPasses", targets: ["BNCPasses"]),
         .library(name: "BNCRuntime", targets: ["BNCRuntime"]),
+        .library(name: "BNCOps", targets: ["BNCOps"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,11 +49,13 @@ let package = Package(
         .target(name: "BNCGraph"),
         /// The one JSON writer (string/number/object pieces and Encodable documents).
         .target(name: "BNCJSON"),
-        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "COnnxProto", "CProtobufC", "CCrypto"]),
+        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCOps", "COnnxProto", "CProtobufC", "CCrypto"]),
         .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
         .target(name: "BNCData", dependencies: ["CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
-        .target(name: "BNCRuntime", dependencies: ["BNCKernels", "BNCGraph"]),
+        /// One file per operator (schema, versions, shape rule, lowering, fold role) and the registry.
+        .target(name: "BNCOps", dependencies: ["BNCGraph", "BNCKernels"]),
+        .target(name: "BNCRuntime", dependencies: ["BNCOps", "BNCKernels", "BNCGraph"]),
         .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData", "BNCJSON"]),
         /// Charts (a small SVG writer) and the with/without-BN report; no C.
         .target(name: "BNCReport", dependencies: ["BNCJSON"]),
@@ -58,10 +63,12 @@ let package = Package(
             name: "BNCCLI",
             dependencies: [
                 "BNCGraph", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
-                "BNCRuntime", "BNCPasses", "BNCReport", "BNCJSON",
+                "BNCRuntime", "BNCPasses", "BNCReport", "BNCJSON", "BNCOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "bnc", dependencies: ["BNCCLI"]),
+        /// Developer tool: ONNX backend-test cases in process (see its header).
+        .executableTarget(name: "bnc-cases", dependencies: ["BNCModelFile", "BNCRuntime", "BNCOps", "BNCGraph"]),
 
         // MARK: Tests
         /// Test helpers shared by several test targets (the naive reference evaluator).
@@ -73,11 +80,11 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "BNCKernelsTests", dependencies: ["BNCKernels"]),
         .testTarget(name: "BNCDataTests", dependencies: ["BNCData"]),
-        .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData"]),
+        .testTarget(name: "BNCTrainingTests", dependencies: ["BNCTraining", "BNCKernels", "BNCGraph", "BNCData", "BNCOps"]),
         .testTarget(
-            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport"]),
+            name: "BNCRuntimeTests", dependencies: ["BNCRuntime", "BNCGraph", "BNCKernels", "BNCData", "BNCTestSupport", "BNCOps", "BNCModelFile"]),
         .testTarget(
-            name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData", "BNCTestSupport"]),
+            name: "BNCPassesTests", dependencies: ["BNCPasses", "BNCRuntime", "BNCGraph", "BNCData", "BNCTestSupport", "BNCOps"]),
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",

@@ -89,7 +89,7 @@ extension Train {
         var settings = RunSettings(task: isToy ? .regression : .classification)
         settings.dataset = sets.name
         settings.arch = resolvedArch
-        settings.activation = activation.rawValue
+        settings.activation = activation.name
         settings.initializer = resolvedInit.rawValue
         settings.optimizer = optimizerKind.text
         settings.weightDecay = Double("\(weightDecay)")
@@ -136,7 +136,7 @@ extension Train {
         run.arch = ArchitectureSpec.text(network.units.map(\.spec))
         run.parameters = network.parameterCount
         run.activations = network.activationSites.map {
-            ActivationInfo(name: $0.name, activation: $0.activation.rawValue, source: $0.source,
+            ActivationInfo(name: $0.name, activation: $0.activation.name, source: $0.source,
                            afterBatchNorm: $0.afterBatchNorm, shape: $0.shape)
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
@@ -242,7 +242,7 @@ final class ActivationRecorder: TrainingObserver {
             for (u, v) in m.enumerated() { means[index][u].append(v.map { Significant.round($0, digits: 6) }) }
             if histograms {
                 layers.append(Distribution.of(values, bins: ActivationRecorder.bins,
-                                              saturationThreshold: Distribution.saturationThreshold(activation: site.activation.rawValue)))
+                                              saturationThreshold: Distribution.saturationThreshold(activation: site.activation.name)))
             }
             index += 1
         }

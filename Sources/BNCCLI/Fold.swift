@@ -3,6 +3,7 @@ import BNCData
 import BNCGraph
 import BNCJSON
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import Foundation
@@ -132,6 +133,12 @@ struct FoldRun {
             throw error.inFile(modelPath)
         }
         let (folded, report) = BNFolding.fold(model, options: options)
+        let opset: Int
+        do {
+            opset = try ModelValidator.defaultOpset(model)
+        } catch {
+            throw error.inFile(modelPath)
+        }
         var proof: FoldProof
         var source: String? = nil, note: String? = nil
         if report.folded.isEmpty {
@@ -142,7 +149,7 @@ struct FoldRun {
         } else {
             let executor: Executor
             do {
-                executor = try Executor(graph: model.graph, maxBatch: 1)
+                executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1)
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -167,7 +174,7 @@ struct FoldRun {
             do {
                 proof = try FoldProof.run(
                     original: model.graph, folded: folded.graph, images: images, randomProbes: randomProbes,
-                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance)
+                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, opset: opset)
             } catch {
                 throw error.inFile(modelPath)
             }

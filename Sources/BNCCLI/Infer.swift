@@ -4,6 +4,7 @@ import BNCGraph
 import BNCJSON
 import BNCKernels
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import Foundation
@@ -131,7 +132,7 @@ struct InferSetup {
         inputFiles = files
         do {
             try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
-            executor = try Executor(graph: model.graph, maxBatch: maxBatch)
+            executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch)
         } catch {
             throw error.inFile(modelPath)
         }
@@ -454,7 +455,7 @@ struct InferBench: Encodable {
         do {
             // The default capacity (1024): a batch of 10,000 runs in cache-sized chunks,
             // measured ≈ 5–10 % faster on the MLP than one 10,000-row pass.
-            exec = try Executor(graph: setup.model.graph, maxBatch: Executor.defaultMaxBatch)
+            exec = try Executor(graph: setup.model.graph, opset: try ModelValidator.defaultOpset(setup.model), maxBatch: Executor.defaultMaxBatch)
         } catch {
             throw error.inFile(modelPath)
         }

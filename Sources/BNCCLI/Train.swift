@@ -9,7 +9,11 @@ import Foundation
 
 extension TrainingError: BadInput {}
 
-extension Activation: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public var defaultValueDescription: String { name }
+    public static var allValueStrings: [String] { trainable.map(\.name) }
+}
 extension WeightInitializer: ExpressibleByArgument {}
 
 /// `bnc train`: trains a network with batch normalization and writes its inference graph.

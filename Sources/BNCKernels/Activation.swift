@@ -6,14 +6,50 @@ import Darwin
 
 /// Pointwise nonlinearities, forward and backward side by side.
 ///
+/// The four of `trainable` are what training uses; the parameterized ones are the ONNX
+/// activations the graph executor runs (and fuses into the product before them) with their
+/// ONNX meaning: LeakyRelu(α) = x < 0 ? αx : x, Elu(α) = x < 0 ? α(eˣ − 1) : x,
+/// Clip(lo, hi) = min(max(x, lo), hi) (ReLU6 is Clip(0, 6)), HardSigmoid(α, β) =
+/// max(0, min(1, αx + β)), HardSwish = x·HardSigmoid(1/6, 1/2)(x).
+///
 /// Backward kernels take the activation's OUTPUT y (not its input): ReLU′ = [y > 0],
 /// σ′ = y(1 − y), tanh′ = 1 − y², so the layer keeps one buffer instead of two.
 /// All kernels accept in-place use (`y == x`, `dx == dy`).
-public enum Activation: String, Sendable, CaseIterable {
+public enum Activation: Equatable, Hashable, Sendable {
     case identity
     case relu
     case sigmoid
     case tanh
+    case leakyRelu(alpha: Float)
+    case elu(alpha: Float)
+    case clip(min: Float, max: Float)
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish
+
+    /// The activations training layers use (and `--activation` offers).
+    public static let trainable: [Activation] = [.identity, .relu, .sigmoid, .tanh]
+
+    /// Its name: "relu", "sigmoid", …; parameterized ones carry their parameters
+    /// ("leakyrelu(0.01)", "clip(0, 6)").
+    public var name: String {
+        switch self {
+        case .identity: return "identity"
+        case .relu: return "relu"
+        case .sigmoid: return "sigmoid"
+        case .tanh: return "tanh"
+        case .leakyRelu(let a): return "leakyrelu(\(a))"
+        case .elu(let a): return "elu(\(a))"
+        case .clip(let lo, let hi): return "clip(\(lo), \(hi))"
+        case .hardSigmoid(let a, let b): return "hardsigmoid(\(a), \(b))"
+        case .hardSwish: return "hardswish"
+        }
+    }
+
+    /// One of `trainable` by name.
+    public init?(name: String) {
+        guard let a = Activation.trainable.first(where: { $0.name == name }) else { return nil }
+        self = a
+    }
 
     /// y = f(x) over `count` contiguous values.
     @inlinable
@@ -50,6 +86,34 @@ public enum Activation: String, Sendable, CaseIterable {
             for i in 0..<count { y[i] = Activation.sigmoid(z(i)) }
         case .tanh:
             for i in 0..<count { y[i] = tanhf(z(i)) }
+        case .leakyRelu(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v < 0 ? alpha * v : v
+            }
+        case .elu(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v < 0 ? alpha * (expf(v) - 1) : v
+            }
+        case .clip(let lo, let hi):
+            for i in 0..<count { y[i] = min(max(z(i), lo), hi) }
+        case .hardSigmoid(let alpha, let beta):
+            for i in 0..<count { y[i] = min(max(alpha * z(i) + beta, 0), 1) }
+        case .hardSwish:
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v * min(max(v * (1 / 6) + 0.5, 0), 1)
+            }
+        }
+    }
+
+    /// Whether f is non-decreasing and commutes exactly with max under rounding, so that
+    /// max-pooling f(x) equals f(max-pooling x) bit for bit (identity, ReLU, Clip).
+    public var commutesWithMax: Bool {
+        switch self {
+        case .identity, .relu, .clip: return true
+        default: return false
         }
     }
 
@@ -68,21 +132,21 @@ public enum Activation: String, Sendable, CaseIterable {
             for i in 0..<count { dx[i] = dy[i] * y[i] * (1 - y[i]) }
         case .tanh:
             for i in 0..<count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+        default:
+            for i in 0..<count { dx[i] = dy[i] * derivative(output: y[i]) }
         }
     }
 
     /// f(x) for one value.
     @inlinable
     public func apply(_ x: Float) -> Float {
-        switch self {
-        case .identity: return x
-        case .relu: return max(x, 0)
-        case .sigmoid: return Activation.sigmoid(x)
-        case .tanh: return tanhf(x)
-        }
+        var out: Float = 0
+        withUnsafeMutablePointer(to: &out) { p in map(count: 1, into: p) { _ in x } }
+        return out
     }
 
-    /// f′ from the output y = f(x), for one value.
+    /// f′ from the output y = f(x), for one value. HardSwish is not invertible from its
+    /// output and is never trained (`trainable` does not list it).
     @inlinable
     public func derivative(output y: Float) -> Float {
         switch self {
@@ -90,6 +154,11 @@ public enum Activation: String, Sendable, CaseIterable {
         case .relu: return y > 0 ? 1 : 0
         case .sigmoid: return y * (1 - y)
         case .tanh: return 1 - y * y
+        case .leakyRelu(let alpha): return y < 0 ? alpha : 1
+        case .elu(let alpha): return y < 0 ? y + alpha : 1
+        case .clip(let lo, let hi): return y > lo && y < hi ? 1 : 0
+        case .hardSigmoid(let alpha, _): return y > 0 && y < 1 ? alpha : 0
+        case .hardSwish: preconditionFailure("Activation.derivative: hardswish is not a training activation")
         }
     }
 

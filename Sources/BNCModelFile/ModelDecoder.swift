@@ -7,7 +7,7 @@ import CProtobufC
 ///
 /// Checks here are the wire-level ones: required fields present, supported element
 /// types, dims valid and matching the data length *before* any array sized from the file
-/// is allocated. Graph semantics are `GraphValidator`'s job.
+/// is allocated. Graph semantics are `ModelValidator`'s job (BNCOps).
 enum ModelDecoder {
     static func decode(_ bytes: [UInt8]) throws(ModelError) -> Model {
         if bytes.isEmpty {

@@ -1,9 +1,10 @@
 import BNCGraph
+import BNCOps
 
 /// Reading and writing bnc model files (ONNX `ModelProto`, see schemas/onnx.proto).
 ///
 /// Every model that `load`/`decode` returns has passed the wire-level checks of the
-/// decoder and `GraphValidator.validate`. Errors carry the file, the place (byte offset,
+/// decoder and `ModelValidator.validate` (structure, opset, each node against its operator). Errors carry the file, the place (byte offset,
 /// node, tensor, attribute) and the problem.
 ///
 /// Tensors stored as ONNX external data are read from their side files relative to the
@@ -28,7 +29,7 @@ public enum ModelFile {
         do throws(ModelError) {
             var model = try ModelDecoder.decode(bytes)
             try resolveExternalData(&model, folder: externalDataFolder)
-            try GraphValidator.validate(model)
+            try ModelValidator.validate(model)
             if case .mismatch(let stored, let computed) = TensorDigest.status(of: model) {
                 throw ModelError(.integrityMismatch, place: "metadata '\(MetadataKey.integritySHA256)'",
                                  problem: "the tensors hash to \(computed.prefix(16))…, the file says \(stored.prefix(16))…: a weight was changed or damaged after the file was written")
@@ -74,7 +75,7 @@ public enum ModelFile {
             model.graph = InitializerInputs.restore(model.graph, originalInputs: model.graph.inputs)
         }
         do {
-            try GraphValidator.validate(model)
+            try ModelValidator.validate(model)
         } catch {
             throw error.inFile(path)
         }

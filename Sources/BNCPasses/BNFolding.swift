@@ -38,14 +38,15 @@ public enum BNFolding {
     /// graph inputs are constants (`InitializerInputs`): they fold, and the result lists
     /// every initializer among its inputs again, so the file keeps its layout.
     public static func fold(_ model: Model, options: FoldOptions = FoldOptions()) -> (Model, FoldReport) {
+        let opset = model.defaultOpset.flatMap { Int(exactly: $0) } ?? Int(Model.opsetWritten)
         var out = model
         let report: FoldReport
         if InitializerInputs.listed(irVersion: model.irVersion) {
-            let (graph, r) = fold(InitializerInputs.split(model.graph), options: options)
+            let (graph, r) = fold(InitializerInputs.split(model.graph), opset: opset, options: options)
             out.graph = InitializerInputs.restore(graph, originalInputs: model.graph.inputs)
             report = r
         } else {
-            (out.graph, report) = fold(model.graph, options: options)
+            (out.graph, report) = fold(model.graph, opset: opset, options: options)
         }
         for f in report.folded { out[metadata: f.auditKey] = f.audit.json }
         if !report.folded.isEmpty { out[metadata: MetadataKey.integritySHA256] = nil }
@@ -53,12 +54,14 @@ public enum BNFolding {
     }
 
     /// Folds every BN it can. Never throws: what cannot be folded is reported.
-    /// Expects a graph that passed `GraphValidator`.
-    public static func fold(_ graph: Graph, options: FoldOptions = FoldOptions()) -> (Graph, FoldReport) {
+    /// Expects a graph that passed `ModelValidator`.
+    public static func fold(
+        _ graph: Graph, opset: Int = Int(Model.opsetWritten), options: FoldOptions = FoldOptions()
+    ) -> (Graph, FoldReport) {
         var shapes: [String: [Int]]? = nil
         var shapeProblem = ""
         do {
-            shapes = try ShapeInference.infer(graph, batch: 1)
+            shapes = try ShapeInference.infer(graph, batch: 1, opset: opset)
         } catch {
             shapeProblem = error.description
         }

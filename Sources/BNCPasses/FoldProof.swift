@@ -59,10 +59,10 @@ public struct FoldProof: Equatable, Sendable {
     public static func run(
         original: Graph, folded: Graph, images: [Float] = [], randomProbes: Int = 100,
         randomRange: ClosedRange<Float> = 0...1, seed: UInt64 = 0x5EED_F01D, tolerance: Double = defaultTolerance,
-        memoryLimit: Int = Executor.defaultMemoryLimit
+        memoryLimit: Int = Executor.defaultMemoryLimit, opset: Int = Int(Model.opsetWritten)
     ) throws(ModelError) -> FoldProof {
-        let a = try Executor(graph: original, maxBatch: 256, memoryLimit: memoryLimit)
-        let b = try Executor(graph: folded, maxBatch: 256, memoryLimit: memoryLimit)
+        let a = try Executor(graph: original, opset: opset, maxBatch: 256, memoryLimit: memoryLimit)
+        let b = try Executor(graph: folded, opset: opset, maxBatch: 256, memoryLimit: memoryLimit)
         guard a.inputCount == b.inputCount, a.outputShapes == b.outputShapes else {
             throw ModelError(.unsupportedModel, place: "graph",
                              problem: "the folded graph's input/output shapes (\(b.inputShape), \(b.outputShapes)) differ from the original's (\(a.inputShape), \(a.outputShapes))")

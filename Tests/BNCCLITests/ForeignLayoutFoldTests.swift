@@ -17,17 +17,8 @@ import Testing
                             defaultImages: "/nonexistent")
     }
 
-    @Test func ir3FoldsKeepingIRVersionOpsetAndEveryInitializerAmongTheInputs() throws {
-        try ir3Fold(opset: 15)
-    }
-
-    /// Opsets 7 and 9 run once the validator reads them (the operator registry's work).
-    @Test(.enabled(if: Model.opsetsRead.contains(7) && Model.opsetsRead.contains(9)), arguments: [7, 9] as [Int64])
-    func ir3FoldsAtTheirOriginalOldOpsets(opset: Int64) throws {
-        try ir3Fold(opset: opset)
-    }
-
-    func ir3Fold(opset: Int64) throws {
+    @Test(arguments: [15, 9, 7] as [Int64])
+    func ir3FoldsKeepingIRVersionOpsetAndEveryInitializerAmongTheInputs(opset: Int64) throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = Self.fixtures.appendingPathComponent("ir3_opset\(opset).onnx").path
