@@ -26,9 +26,10 @@ unless --refusals fail — cases bnc refuses with exit status 2 and one line (an
 version it does not run, named), that line being the reason. Failed: wrong, missing or
 mistyped outputs, any other exit status, more than one line on stderr for a refusal, a timeout.
 
-The operator list: --operators (a file with one name a line, or names separated by commas);
-else the operators `bnc --help` lists after "operators:" (case-insensitive, up to the first
-full stop); else, until bnc lists its registry, the operators of issue 15 (`ISSUE_OPERATORS`).
+The operator list: --operators (a file with one name a line, names separated by commas, or
+`issue` for the 48 operators of issue 15, `ISSUE_OPERATORS`); else every operator bnc registers
+(`bnc operators`, the first word of each line); else what `bnc --help` lists after "operators…:";
+else issue 15's.
 
 Output: one line per operator (node tests) and per model-test kind — passed, failed, skipped —
 then every failure and every distinct skip reason; --json writes it all. Exit status 1 when a
@@ -106,35 +107,44 @@ class Report:
 # ---------------------------------------------------------------- the operator list
 
 def operators_from_help(help_text: str) -> list[str]:
-    """The names after "operators:" in `bnc --help`, up to the first full stop."""
-    m = re.search(r"operators:(.*?)(?:\.\s|\.$)", help_text, re.IGNORECASE | re.DOTALL)
+    """The names after "operators" and a colon in `bnc --help`, up to the first full stop."""
+    m = re.search(r"operators[^:.]*:(.*?)(?:\.\s|\.$)", help_text, re.IGNORECASE | re.DOTALL)
     if not m:
         return []
     names = [n.strip() for n in re.split(r"[,\s]+", m.group(1)) if n.strip()]
     return [n for n in names if re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)]
 
 
+def operators_from_registry(listing: str) -> list[str]:
+    """The first word of each line of `bnc operators` ("Conv   versions 1, 11, 22")."""
+    names = [line.split()[0] for line in listing.splitlines() if line.strip()]
+    return [n for n in names if re.fullmatch(r"[A-Z][A-Za-z0-9]*", n)]
+
+
 def operator_list(spec: str | None, bnc: str) -> tuple[list[str], str]:
+    if spec == "issue":
+        return ISSUE_OPERATORS, "issue 15"
     if spec:
         path = Path(spec)
         if path.is_file():
             names = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
             return [n for n in names if n], f"file {spec}"
         return [n.strip() for n in spec.split(",") if n.strip()], "--operators"
-    try:
-        out = subprocess.run([bnc, "--help"], capture_output=True, text=True, timeout=60).stdout
-    except OSError:
-        out = ""
-    names = operators_from_help(out)
-    if names and set(names) != set(BNC_14):
+
+    def output(*args: str) -> str:
+        try:
+            r = subprocess.run([bnc, *args], capture_output=True, text=True, timeout=60)
+            return r.stdout if r.returncode == 0 else ""
+        except OSError:
+            return ""
+
+    names = operators_from_registry(output("operators"))
+    if names:
+        return names, "bnc operators"
+    names = operators_from_help(output("--help"))
+    if names:
         return names, "bnc --help"
-    return ISSUE_OPERATORS, "issue 15 (bnc --help lists only its first 14 operators)" if names else "issue 15"
-
-
-# The 14 operators bnc ran before its registry: `bnc --help` listing just these means the
-# registry has not landed, so the issue's list is tested instead.
-BNC_14 = ["Gemm", "MatMul", "Add", "Conv", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "MaxPool",
-          "Flatten", "Reshape", "Softmax", "Identity", "Dropout"]
+    return ISSUE_OPERATORS, "issue 15 (bnc lists no operators)"
 
 
 # ---------------------------------------------------------------- collecting cases
@@ -324,7 +334,7 @@ def print_report(report: Report, source: str, ops: list[str], filtered: bool = F
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="tools/check/conformance", description=__doc__.split("\n\n")[0])
     p.add_argument("--bnc", default=str(REPO / ".build" / "debug" / "bnc"))
-    p.add_argument("--operators", help="a file (one name a line) or names separated by commas")
+    p.add_argument("--operators", help="a file (one name a line), names separated by commas, or 'issue'")
     p.add_argument("--only", action="append", default=[], help="run only the tests whose name matches GLOB")
     p.add_argument("--work", help="keep the case folders here (default: a temporary folder)")
     p.add_argument("--jobs", type=int, default=2)

@@ -2,6 +2,7 @@
 """A stand-in for bnc built on onnxruntime, implementing only what tools/check/conformance uses:
 
   --help                                             lists operators ("operators: A, B, ...")
+  operators                                          one operator a line ("A   versions 1, 13")
   infer MODEL --input NAME=FILE ... --output OUT.npz [--quiet]
 
 FILE is .npy (numpy) or a serialized TensorProto (.pb); OUT.npz gets every graph output under
@@ -9,7 +10,8 @@ its name. To check that the runner notices, these make the fake wrong for models
 operator: FAKE_BNC_BREAK=Op (first output off by 1 %), FAKE_BNC_REFUSE=Op (one line on stderr,
 exit 2, as bnc refuses an attribute), FAKE_BNC_MULTILINE=Op (a refusal of two lines),
 FAKE_BNC_DROP=Op (the first output missing), FAKE_BNC_DTYPE=Op (float outputs as float64).
-FAKE_BNC_OPERATORS="A B" sets the list --help prints.
+FAKE_BNC_OPERATORS="A B" sets the list --help and operators print; FAKE_BNC_NO_REGISTRY=1 makes
+`operators` an unknown command (an older bnc).
 """
 from __future__ import annotations
 
@@ -67,6 +69,10 @@ def main(argv: list[str]) -> int:
     if argv[1:2] in (["--help"], ["-h"]):
         ops = os.environ.get("FAKE_BNC_OPERATORS", "Relu Add").split()
         print(f"OVERVIEW: fake bnc.\n\nbnc reads ONNX files that use its operators: {', '.join(ops)}.\n")
+        return 0
+    if argv[1:2] == ["operators"] and not os.environ.get("FAKE_BNC_NO_REGISTRY"):
+        for op in os.environ.get("FAKE_BNC_OPERATORS", "Relu Add").split():
+            print(f"{op:<20}versions 1, 13")
         return 0
     if argv[1:2] == ["infer"]:
         return infer(argv[2:])

@@ -103,23 +103,24 @@ class Runner(unittest.TestCase):
             self.assertEqual(outcome, "failed", variable)
             self.assertIn(fragment, reason, variable)
 
-    def test_the_operator_list_comes_from_bnc_help_or_the_issue(self) -> None:
-        help_text = ("Model files are ONNX (IR 8, opset 15). bnc reads ONNX files from other tools\nthat use its "
-                     "operators: Gemm, MatMul, Add, Conv, BatchNormalization, Relu,\nSigmoid, Tanh, MaxPool, Flatten, "
-                     "Reshape, Softmax, Identity, Dropout.\n\nBad input exits with status 2")
-        self.assertEqual(conformance.operators_from_help(help_text), conformance.BNC_14)
-        os.environ["FAKE_BNC_OPERATORS"] = "Relu Add Concat"
-        try:
-            self.assertEqual(conformance.operator_list(None, self.bnc), (["Relu", "Add", "Concat"], "bnc --help"))
-        finally:
-            del os.environ["FAKE_BNC_OPERATORS"]
-        os.environ["FAKE_BNC_OPERATORS"] = " ".join(conformance.BNC_14)
-        try:
-            ops, source = conformance.operator_list(None, self.bnc)
-        finally:
-            del os.environ["FAKE_BNC_OPERATORS"]
-        self.assertEqual(ops, conformance.ISSUE_OPERATORS)
-        self.assertIn("issue 15", source)
+    def test_the_operator_list_comes_from_the_registry_help_or_the_issue(self) -> None:
+        self.assertEqual(conformance.operators_from_registry("Add                 versions 7, 13, 14\nConv   versions 1, 11\n"),
+                         ["Add", "Conv"])
+        help_text = ("Model files are ONNX: bnc writes IR 8, opset 15, and reads default-domain\nopsets 7–28 with these "
+                     "operators (`bnc operators` lists their versions): Add,\nBatchNormalization, Conv.\n\nBad input")
+        self.assertEqual(conformance.operators_from_help(help_text), ["Add", "BatchNormalization", "Conv"])
+        old = ("that use its operators: Gemm, MatMul, Add, Conv, BatchNormalization, Relu,\nSigmoid, Tanh, MaxPool, "
+               "Flatten, Reshape, Softmax, Identity, Dropout.\n\nBad input exits with status 2")
+        self.assertEqual(len(conformance.operators_from_help(old)), 14)
+        for env, expected, source in [({}, ["Relu", "Add", "Concat"], "bnc operators"),
+                                      ({"FAKE_BNC_NO_REGISTRY": "1"}, ["Relu", "Add", "Concat"], "bnc --help")]:
+            os.environ.update({"FAKE_BNC_OPERATORS": "Relu Add Concat", **env})
+            try:
+                self.assertEqual(conformance.operator_list(None, self.bnc), (expected, source))
+            finally:
+                for k in ["FAKE_BNC_OPERATORS", *env]:
+                    del os.environ[k]
+        self.assertEqual(conformance.operator_list("issue", self.bnc)[0], conformance.ISSUE_OPERATORS)
         listed = Path(self.tmp.name) / "ops.txt"
         listed.write_text("Relu\n# a comment\nAdd  # trailing\n\n")
         self.assertEqual(conformance.operator_list(str(listed), self.bnc)[0], ["Relu", "Add"])
