@@ -10,8 +10,10 @@ struct Convert: ParsableCommand {
         abstract: "Re-save a model file in bnc's encoding (raw_data tensors), keeping every tensor and unknown field.",
         discussion: """
             Use it to normalize ONNX files from other tools (float_data tensors become raw_data) \
-            or to check that a file survives a load/save round trip. The output is written \
-            atomically; the input is never replaced unless -o names it.
+            or to check that a file survives a load/save round trip. Tensors stored as external \
+            data (a side file) are read and written inside the output, which must then stay \
+            below protobuf's 2 GiB. The output is written atomically; the input is never \
+            replaced unless -o names it.
             """)
 
     @Argument(help: "The model file to read.")
@@ -34,10 +36,14 @@ struct Convert: ParsableCommand {
         let t0 = clock.now
         let bytes = try AtomicFile.read(model, limit: ModelFile.maximumFileSize)
         let t1 = clock.now
-        let loaded = try ModelFile.decode(bytes, path: model)
+        let loaded = try ModelFile.decode(bytes, path: model, externalDataFolder: ModelFile.folder(of: model))
         let t2 = clock.now
         let encoded = ModelFile.encode(loaded)
         let t3 = clock.now
+        if encoded.count > ModelFile.maximumFileSize {
+            throw ModelError(.unsupportedModel, file: model, place: "",
+                             problem: "with its external data inside, the model would be \(encoded.count) bytes, more than an ONNX file holds (\(ModelFile.maximumFileSize)); nothing written")
+        }
         try AtomicFile.write(encoded, to: output)
         let t4 = clock.now
         print("wrote \(output) (\(encoded.count) bytes, \(loaded.graph.nodes.count) nodes, \(loaded.graph.initializers.count) tensors)")

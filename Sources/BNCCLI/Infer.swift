@@ -13,18 +13,30 @@ import Foundation
 import Glibc
 #endif
 
-/// `bnc infer model.pb images.idx [--labels labels.idx]`: predictions or accuracy.
+/// `bnc infer model.pb images.idx [--labels labels.idx]`: predictions or accuracy;
+/// `bnc infer model.onnx --input x=x.npy --output y.npz`: raw outputs of any model.
 struct InferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Predict classes for IDX images, or measure accuracy with --labels.",
+        abstract: "Predict classes for IDX images, or measure accuracy with --labels; write raw outputs with --output.",
         discussion: """
             Images: an IDX file (plain or .gz) of N×H×W unsigned bytes, or one H×W image; the \
             model input must be (N, H·W) or (N, 1, H, W). Pixels are scaled as the model's \
-            metadata bnc.input.scaling says (x/255 when absent); float32 IDX files are taken \
-            as model inputs unchanged. Images are read and run --batch-size at a time, so \
-            memory stays flat; BatchNormalization always uses its moving statistics, so one \
-            image at a time gives the same predictions as all at once.
+            metadata bnc.input.scaling says (x/255 when absent); IDX files of the other types \
+            (i8, i16, i32, f32, f64) are taken as model inputs unchanged. Images are read and \
+            run --batch-size at a time, so memory stays flat; BatchNormalization always uses \
+            its moving statistics, so one image at a time gives the same predictions as all at once.
+
+            Any input: --input NAME=FILE (repeatable, one per model input; the positional file \
+            is the model's single input) with FILE an .npy file, a serialized ONNX TensorProto \
+            (.pb, as in ONNX's test data) or IDX. Such a file holds the whole input: its dims \
+            must equal the input's full shape, batch dim included. Its values are converted to \
+            the input's element type (FLOAT, INT64, INT32, BOOL) where that is exact or a \
+            rounding, and refused otherwise.
+
+            --output FILE writes the model's raw outputs for the whole batch: FILE.npy or \
+            FILE.pb for a model with one output, FILE.npz for every output under its name \
+            (numpy.load(FILE)[name]). The outputs are held in memory until the end.
 
             Output: one line per image (index, class, probability; --top-k more classes), or \
             with --labels the accuracy, per-class accuracy and confusion matrix. --quiet \
@@ -41,8 +53,14 @@ struct InferCommand: ParsableCommand {
     @Argument(help: "The model file (ONNX).")
     var model: String
 
-    @Argument(help: "IDX images (plain or .gz).")
-    var images: String
+    @Argument(help: "IDX images (plain or .gz), or any input file for a one-input model (see --input).")
+    var images: String?
+
+    @Option(name: .customLong("input"), help: ArgumentHelp("A model input and its file (.npy, .pb or IDX); repeatable.", valueName: "name=file"))
+    var inputs: [String] = []
+
+    @Option(help: ArgumentHelp("Write the raw outputs: .npy or .pb (one output), .npz (all outputs).", valueName: "file"))
+    var output: String?
 
     @Option(help: ArgumentHelp("IDX labels (plain or .gz) for accuracy.", valueName: "file.idx"))
     var labels: String?
@@ -68,44 +86,70 @@ struct InferCommand: ParsableCommand {
         }
         guard topK >= 1 else { throw ValidationError("--top-k \(topK) must be at least 1.") }
         if bench && labels != nil { throw ValidationError("--bench measures speed; drop --labels.") }
+        if bench && output != nil { throw ValidationError("--bench measures speed; drop --output.") }
+        try InferRun.validate(images: images, inputs: inputs, output: output)
     }
 
     func run() throws {
+        let named = inputs.compactMap(TensorInput.parse)
         if bench {
-            let result = try InferBench.perform(modelPath: model, imagesPath: images)
+            let result = try InferBench.perform(modelPath: model, imagesPath: images, inputs: named)
             print(json ? try JSONText.encode(result, snakeCaseKeys: true) : result.text())
             return
         }
         _ = try InferRun.perform(
-            modelPath: model, imagesPath: images, labelsPath: labels, batchSize: batchSize, topK: topK,
-            json: json, quiet: quiet) { print($0) }
+            modelPath: model, imagesPath: images, inputs: named, labelsPath: labels, batchSize: batchSize, topK: topK,
+            json: json, quiet: quiet, outputPath: output) { print($0) }
     }
 }
 
-/// Model, executor and image reader set up for inference, with the checks shared by
+/// Model, executor and input batches set up for inference, with the checks shared by
 /// predictions and the benchmark.
 struct InferSetup {
     let model: Model
     let executor: Executor
-    let reader: IDXReader
-    let scale: Float?
+    /// The executor's input, a batch at a time: an IDX file streamed, or whole tensors.
+    let batches: InputBatches
+    /// Which file feeds each model input, in the model's input order.
+    let inputFiles: [(name: String, file: String)]
     /// Class names from `bnc.task` ("classification: a,b,…"), else "0", "1", ….
     let classNames: [String]
     let isRegression: Bool
     /// Whether the output is already a probability distribution (the graph ends in Softmax).
     let outputsProbabilities: Bool
 
-    init(modelPath: String, imagesPath: String, maxBatch: Int) throws {
+    init(modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)] = [], maxBatch: Int, outputPath: String? = nil) throws {
         model = try ModelFile.load(path: modelPath)
+        if let outputPath {
+            try TensorOutput.check(outputPath, outputs: model.graph.outputs.map(\.name), modelPath: modelPath)
+        }
+        let files = try InferRun.inputFiles(model.graph, modelPath: modelPath, imagesPath: imagesPath, inputs: inputs)
+        if let outputPath {
+            for path in [modelPath] + files.map(\.file) where FoldRun.sameFile(outputPath, path) {
+                throw ModelError(.io, file: outputPath, place: "", problem: "is the input file \(path); give --output another name")
+            }
+        }
+        inputFiles = files
         do {
             try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
             executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch)
         } catch {
             throw error.inFile(modelPath)
         }
-        reader = try IDXReader(path: imagesPath)
-        try ModelInput.check(reader, fits: executor, modelPath: modelPath)
-        scale = try ModelInput.scale(expression: model[metadata: MetadataKey.inputScaling], elementType: reader.elementType, modelPath: modelPath)
+        if files.count == 1, TensorInput.format(of: files[0].file) == .idx {
+            // One IDX input: streamed, with the image conventions.
+            let reader = try IDXReader(path: files[0].file)
+            try ModelInput.check(reader, fits: executor, modelPath: modelPath)
+            let scale = try ModelInput.scale(expression: model[metadata: MetadataKey.inputScaling], elementType: reader.elementType, modelPath: modelPath)
+            batches = IDXBatches(reader, scale: scale)
+        } else {
+            let model = model
+            let tensors = try files.map { f in
+                try TensorInput.read(f.file, for: model.graph.inputs.first { $0.name == f.name }!, model: model, modelPath: modelPath)
+            }
+            try TensorInput.checkShapes(tensors, of: model.graph, modelPath: modelPath)
+            batches = try ExecutorFeed.batches(tensors, for: executor, modelPath: modelPath)
+        }
         let k = executor.outputCount
         let task = model[metadata: MetadataKey.task] ?? ""
         isRegression = task == "regression" || k == 1
@@ -132,13 +176,61 @@ struct InferRun {
         var seconds: Double
     }
 
+    /// The command line's input and output choices that need no model to check.
+    static func validate(images: String?, inputs: [String], output: String?) throws {
+        if images != nil && !inputs.isEmpty {
+            throw ValidationError("Give the input either as the positional file or with --input NAME=FILE, not both.")
+        }
+        var seen = Set<String>()
+        for spec in inputs {
+            guard let (name, _) = TensorInput.parse(spec) else {
+                throw ValidationError("--input \(spec): give NAME=FILE, e.g. --input x=input_0.pb.")
+            }
+            guard seen.insert(name).inserted else { throw ValidationError("--input \(name) is given twice.") }
+        }
+        if let output, TensorOutput.kind(of: output) == nil {
+            throw ValidationError("--output \(output): give a .npy or .pb file (one output) or an .npz file (all outputs).")
+        }
+    }
+
+    /// Which file feeds each runtime input of `graph`, in the graph's order: the positional
+    /// file for a one-input model, else one `--input NAME=FILE` per runtime input.
+    static func inputFiles(
+        _ graph: Graph, modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)]
+    ) throws(ModelError) -> [(name: String, file: String)] {
+        let runtime = graph.runtimeInputs.map(\.name)
+        let list = runtime.map { "'\($0)'" }.joined(separator: ", ")
+        if let imagesPath {
+            guard runtime.count == 1 else {
+                throw ModelError(.unsupportedModel, file: modelPath, place: "graph",
+                                 problem: "has \(runtime.count) inputs (\(list)); give each with --input NAME=FILE")
+            }
+            return [(runtime[0], imagesPath)]
+        }
+        for (name, _) in inputs where !runtime.contains(name) {
+            let constant = graph.initializer(named: name) != nil
+            throw ModelError(.unsupportedModel, file: modelPath, place: "--input \(name)",
+                             problem: constant ? "is a constant of the model (an initializer); bnc does not override it"
+                                 : "is not an input of the model; its inputs are \(list)")
+        }
+        let missing = runtime.filter { name in !inputs.contains { $0.name == name } }
+        if !missing.isEmpty {
+            let how = runtime.count == 1 ? "give the positional file or --input \(runtime[0])=FILE" : "give --input NAME=FILE for each of \(list)"
+            throw ModelError(.unsupportedModel, file: modelPath, place: "graph",
+                             problem: "input \(missing.map { "'\($0)'" }.joined(separator: ", ")) has no file; \(how)")
+        }
+        return runtime.map { name in (name, inputs.first { $0.name == name }!.file) }
+    }
+
     static func perform(
-        modelPath: String, imagesPath: String, labelsPath: String?, batchSize: Int = 256, topK: Int = 1,
-        json: Bool = false, quiet: Bool = false, emit: (String) -> Void
+        modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)] = [], labelsPath: String?,
+        batchSize: Int = 256, topK: Int = 1, json: Bool = false, quiet: Bool = false, outputPath: String? = nil,
+        emit: (String) -> Void
     ) throws -> Summary {
-        let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, maxBatch: batchSize)
-        let exec = setup.executor, reader = setup.reader
-        let n = reader.count, k = exec.outputCount
+        let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, inputs: inputs, maxBatch: batchSize, outputPath: outputPath)
+        let exec = setup.executor, batches = setup.batches
+        let inputsText = setup.inputFiles.map(\.file).joined(separator: ", ")
+        let n = batches.count, k = exec.outputCount
         var labelReader: IDXReader? = nil
         if let labelsPath {
             guard !setup.isRegression else {
@@ -150,7 +242,7 @@ struct InferRun {
                 throw DataError(file: labelsPath, place: "dims \(lr.dims)", problem: "labels must be a 1-D file of unsigned bytes")
             }
             guard lr.count == n else {
-                throw DataError(file: labelsPath, place: "dims \(lr.dims)", problem: "\(lr.count) labels for \(n) images in \(imagesPath)")
+                throw DataError(file: labelsPath, place: "dims \(lr.dims)", problem: "\(lr.count) labels for \(n) images in \(inputsText)")
             }
             labelReader = lr
         }
@@ -165,16 +257,16 @@ struct InferRun {
         var predictions: [Int32] = []
         var probabilities: [Float] = []
         var topLists: [[Int]] = []
+        var collected = [[Float]](repeating: [], count: outputPath == nil ? 0 : exec.outputNames.count)
         if json {
-            emit("{\"model\":\(JSONText.string(modelPath)),\"images_file\":\(JSONText.string(imagesPath)),\"images\":\(n),\"outputs\":[")
+            let files = setup.inputFiles.map { "\(JSONText.string($0.name)):\(JSONText.string($0.file))" }.joined(separator: ",")
+            emit("{\"model\":\(JSONText.string(modelPath)),\"images_file\":\(JSONText.string(setup.inputFiles.first?.file ?? "")),\"inputs\":{\(files)},\"images\":\(n),\"outputs\":[")
         }
         let start = monotonicSeconds()
         var index = 0
         var probs = [Double](repeating: 0, count: k)
         while true {
-            let got = try input.withUnsafeMutableBufferPointer { b throws(DataError) in
-                try reader.readBatch(maxCount: batchSize, into: b, scale: setup.scale)
-            }
+            let got = try input.withUnsafeMutableBufferPointer { b in try batches.read(maxCount: batchSize, into: b) }
             if got == 0 { break }
             if let lr = labelReader {
                 let l = try labelBuffer.withUnsafeMutableBufferPointer { b throws(DataError) in try lr.readBatch(maxCount: got, into: b) }
@@ -182,8 +274,14 @@ struct InferRun {
                     throw DataError(file: lr.path, place: "item \(index + l)", problem: "labels ended before the images")
                 }
             }
-            input.withUnsafeBufferPointer { i in
-                output.withUnsafeMutableBufferPointer { o in exec.run(i, batch: got, output: o) }
+            if outputPath != nil {
+                let all = exec.runAll(Array(input[0..<(got * exec.inputCount)]))
+                for (o, values) in all.enumerated() { collected[o] += values }
+                output.replaceSubrange(0..<(got * k), with: all[0])
+            } else {
+                input.withUnsafeBufferPointer { i in
+                    output.withUnsafeMutableBufferPointer { o in exec.run(i, batch: got, output: o) }
+                }
             }
             for r in 0..<got {
                 let row = output[(r * k)..<((r + 1) * k)]
@@ -241,10 +339,19 @@ struct InferRun {
             summary.accuracy = index == 0 ? 0 : Double(correct) / Double(index)
             summary.confusion = confusion
         }
+        var written: String? = nil
+        if let outputPath {
+            let outputs = ExecutorFeed.outputs(collected, samples: index, of: exec)
+            try TensorOutput.write(outputs, to: outputPath)
+            written = "wrote \(outputPath): " + outputs.map(TensorOutput.describe).joined(separator: ", ")
+        }
         if json {
-            emit(jsonTail(summary, predictions: predictions, probabilities: probabilities, topLists: topLists, setup: setup, kTop: kTop))
+            var tail = jsonTail(summary, predictions: predictions, probabilities: probabilities, topLists: topLists, setup: setup, kTop: kTop)
+            if let outputPath { tail = String(tail.dropLast()) + ",\"output_file\":\(JSONText.string(outputPath))}" }
+            emit(tail)
         } else {
             emit(textSummary(summary, setup: setup, quiet: quiet))
+            if let written { emit(written) }
         }
         return summary
     }
@@ -327,18 +434,16 @@ struct InferBench: Encodable {
     /// Split kernel jobs of the timed runs that ran on one thread because of the load.
     var loadFallbacks: LoadFallbacks
 
-    static func perform(modelPath: String, imagesPath: String) throws -> InferBench {
+    static func perform(modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)] = []) throws -> InferBench {
         let t0 = monotonicSeconds()
-        let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, maxBatch: 1)
-        let available = min(setup.reader.count, 10_000)
+        let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, inputs: inputs, maxBatch: 1)
+        let available = min(setup.batches.count, 10_000)
         guard available > 0 else {
-            throw DataError(file: imagesPath, place: "dims \(setup.reader.dims)", problem: "no images to time")
+            throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "", problem: "no images to time")
         }
         let perImage = setup.executor.inputCount
         var loaded = [Float](repeating: 0, count: available * perImage)
-        _ = try loaded.withUnsafeMutableBufferPointer { b throws(DataError) in
-            try setup.reader.readBatch(maxCount: available, into: b, scale: setup.scale)
-        }
+        _ = try loaded.withUnsafeMutableBufferPointer { b in try setup.batches.read(maxCount: available, into: b) }
         // 10,000 inputs: the file's images, repeated when it has fewer.
         var inputs = [Float](repeating: 0, count: 10_000 * perImage)
         for i in 0..<10_000 {

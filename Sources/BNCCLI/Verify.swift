@@ -18,7 +18,7 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let bytes = try AtomicFile.read(model, limit: ModelFile.maximumFileSize)
-        let decoded = try ModelFile.decodeUnvalidated(bytes, path: model)
+        let decoded = try ModelFile.decodeUnvalidated(bytes, path: model, externalDataFolder: ModelFile.folder(of: model))
         do {
             try ModelValidator.validate(decoded)
         } catch {

@@ -33,6 +33,11 @@ public struct IDXTensor: Equatable, Sendable {
         try load(IDXReader(bytes: bytes, path: path), scale: scale)
     }
 
+    /// Reads the rest of an opened file (one whose items were not read yet).
+    public static func read(_ reader: IDXReader, scale: Float? = nil) throws(DataError) -> IDXTensor {
+        try load(reader, scale: scale)
+    }
+
     static func load(_ reader: IDXReader, scale: Float?, limit: Int = maximumValueBytes) throws(DataError) -> IDXTensor {
         let header = reader.header
         let n = header.elementCount

@@ -20,16 +20,20 @@ public struct Tensor: Equatable, Sendable {
     public var docString: String
     /// Fields of the `TensorProto` that bnc's schema leaves out, kept for re-save.
     public var unknownFields: UnknownFields
+    /// Where the data was stored outside the model file when it was loaded (ONNX external
+    /// data); nil for data stored inside it, and for new tensors.
+    public var external: ExternalData?
 
     public init(
         name: String, dims: [Int], storage: Storage, docString: String = "",
-        unknownFields: UnknownFields = UnknownFields()
+        unknownFields: UnknownFields = UnknownFields(), external: ExternalData? = nil
     ) {
         self.name = name
         self.dims = dims
         self.storage = storage
         self.docString = docString
         self.unknownFields = unknownFields
+        self.external = external
     }
 
     /// A Float32 tensor. `values.count` must equal the product of `dims`.
@@ -101,6 +105,9 @@ public struct Tensor: Equatable, Sendable {
     /// Bytes per element in ONNX's little-endian `raw_data` form (BOOL: one byte).
     public var elementByteWidth: Int { storage.elementByteWidth }
 
+    /// Bytes of the data in `raw_data` form: `count · elementByteWidth`.
+    public var byteCount: Int { count * elementByteWidth }
+
     /// Product of `dims` (1 for a scalar). Callers validate dims first; see `checkedElementCount`.
     public static func elementCount(_ dims: [Int]) -> Int {
         dims.reduce(1, *)
@@ -120,6 +127,16 @@ public struct Tensor: Equatable, Sendable {
 }
 
 extension Tensor.Storage {
+    /// No elements of the given ONNX data type (one of `DataType.stored`; FLOAT otherwise).
+    public static func empty(_ dataType: Int32) -> Tensor.Storage {
+        switch dataType {
+        case DataType.int64: return .int64([])
+        case DataType.int32: return .int32([])
+        case DataType.bool: return .bool([])
+        default: return .float([])
+        }
+    }
+
     /// The ONNX `TensorProto.DataType` code of these elements.
     public var dataType: Int32 {
         switch self {

@@ -207,9 +207,12 @@ enum ModelDecoder {
         let name = try string(t.name, "tensor name")
         let place = outer.map { "\($0) tensor '\(name)'" } ?? "tensor '\(name)'"
         let extra = unknown(t.base)
-        if t.n_external_data > 0 || (t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-            throw ModelError(.unsupportedDataType, place: place,
-                             problem: "stores its data in an external file (external_data); bnc reads tensors stored inside the model")
+        let location = t.has_data_location != 0 ? Int32(bitPattern: t.data_location.rawValue) : 0
+        guard location == 0 || location == 1 else {
+            throw ModelError(.malformed, place: place, problem: "data_location is \(location); ONNX defines DEFAULT (0) and EXTERNAL (1)")
+        }
+        if t.n_external_data > 0 && location != 1 {
+            throw ModelError(.malformed, place: place, problem: "has external_data entries but data_location is not EXTERNAL")
         }
         for (number, field) in [(6 as UInt32, "string_data"), (10, "double_data"), (11, "uint64_data"), (3, "segment")]
         where extra.contains(number) {
@@ -240,6 +243,17 @@ enum ModelDecoder {
         }
         let typedCount = typed.first { $0.field == form.field }!.count
         let hasRaw = t.has_raw_data != 0
+        if location == 1 {
+            if hasRaw || typedCount > 0 {
+                throw ModelError(.malformed, place: place, problem: "is stored as external data but also has \(hasRaw ? "raw_data" : form.field)")
+            }
+            guard !overflow else {
+                throw ModelError(.badShape, place: place, problem: "dims \(dims) of \(DataType.name(dataType)) need more than Int.max bytes")
+            }
+            return Tensor(name: name, dims: dims, storage: .empty(dataType),
+                          docString: try string(t.doc_string, "\(place) doc_string"), unknownFields: extra,
+                          external: try externalData(t, place: place))
+        }
         if hasRaw && typedCount > 0 {
             throw ModelError(.badShape, place: place, problem: "has both raw_data and \(form.field); ONNX allows one")
         }
@@ -275,6 +289,41 @@ enum ModelDecoder {
         }
         return Tensor(name: name, dims: dims, storage: storage,
                       docString: try string(t.doc_string, "\(place) doc_string"), unknownFields: extra)
+    }
+
+    /// The `external_data` entries of a tensor stored outside the model. `location` is
+    /// required; `offset` and `length` are decimal byte counts; the values are checked
+    /// against the side file when it is read (`ExternalDataReader`).
+    private static func externalData(_ t: Onnx__TensorProto, place: String) throws(ModelError) -> ExternalData {
+        var info = ExternalData(location: "")
+        var seen = Set<String>()
+        var hasLocation = false
+        for p in try messages(t.external_data, t.n_external_data, "\(place) external_data") {
+            let key = try string(p.pointee.key, "\(place) external_data key")
+            let value = try string(p.pointee.value, "\(place) external_data '\(key)'")
+            guard seen.insert(key).inserted else {
+                throw ModelError(.malformed, place: place, problem: "external_data gives '\(key)' twice")
+            }
+            func count() throws(ModelError) -> Int {
+                guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(value) else {
+                    throw ModelError(.malformed, place: place, problem: "external_data '\(key)' is '\(value)'; it must be a non-negative decimal byte count")
+                }
+                return n
+            }
+            switch key {
+            case "location":
+                info.location = value
+                hasLocation = true
+            case "offset": info.offset = try count()
+            case "length": info.length = try count()
+            case "checksum": info.checksum = value
+            default: info.otherEntries.append(MetadataEntry(key: key, value: value, unknownFields: unknown(p.pointee.base)))
+            }
+        }
+        guard hasLocation, !info.location.isEmpty else {
+            throw ModelError(.missingField, place: place, problem: "is stored as external data but external_data gives no location")
+        }
+        return info
     }
 
     /// The element types bnc reads, with their raw width and ONNX's typed field.

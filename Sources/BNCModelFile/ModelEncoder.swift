@@ -15,9 +15,13 @@ import CProtobufC
 /// refused, instead of silently dropping the metadata (input scaling, integrity digest).
 /// Fields may come in any order on the wire; readers merge them into one message.
 enum ModelEncoder {
-    static func encode(_ model: Model) -> [UInt8] {
+    /// The model's bytes. With `external`, tensors whose `external` is set are written as
+    /// external-data references (location, offset, length; no data): the caller has put
+    /// their bytes in the side file (`ExternalDataWriter`). Otherwise every tensor is
+    /// written inside the model.
+    static func encode(_ model: Model, external: Bool = false) -> [UInt8] {
         let arena = CArena()
-        let head = modelMessage(model, arena)
+        let head = modelMessage(model, arena, external: external)
         let graph = head.pointee.graph
         head.pointee.graph = nil
         let tail = arena.message(Onnx__ModelProto.self) { onnx__model_proto__init($0) }
@@ -33,14 +37,14 @@ enum ModelEncoder {
     /// A serialized `TensorProto` on its own (ONNX's test-data `.pb` files).
     static func encode(_ tensor: Tensor) -> [UInt8] {
         let arena = CArena()
-        let t = tensorMessage(tensor, arena)
+        let t = tensorMessage(tensor, arena, external: false)
         let size = onnx__tensor_proto__get_packed_size(t)
         return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
             initialized = onnx__tensor_proto__pack(t, buf.baseAddress)
         }
     }
 
-    private static func modelMessage(_ model: Model, _ a: CArena) -> UnsafeMutablePointer<Onnx__ModelProto> {
+    private static func modelMessage(_ model: Model, _ a: CArena, external: Bool) -> UnsafeMutablePointer<Onnx__ModelProto> {
         let m = a.message(Onnx__ModelProto.self) { onnx__model_proto__init($0) }
         m.pointee.has_ir_version = 1
         m.pointee.ir_version = model.irVersion
@@ -52,7 +56,7 @@ enum ModelEncoder {
             m.pointee.model_version = model.modelVersion
         }
         m.pointee.doc_string = a.string(model.docString)
-        m.pointee.graph = graphMessage(model.graph, a)
+        m.pointee.graph = graphMessage(model.graph, a, external: external)
         let opsets = model.opsetImports.map { o in
             let p = a.message(Onnx__OperatorSetIdProto.self) { onnx__operator_set_id_proto__init($0) }
             p.pointee.domain = a.cString(o.domain)
@@ -76,14 +80,14 @@ enum ModelEncoder {
         return m
     }
 
-    private static func graphMessage(_ graph: Graph, _ a: CArena) -> UnsafeMutablePointer<Onnx__GraphProto> {
+    private static func graphMessage(_ graph: Graph, _ a: CArena, external: Bool) -> UnsafeMutablePointer<Onnx__GraphProto> {
         let g = a.message(Onnx__GraphProto.self) { onnx__graph_proto__init($0) }
         g.pointee.name = a.string(graph.name)
         g.pointee.doc_string = a.string(graph.docString)
-        let nodes = graph.nodes.map { nodeMessage($0, a) }
+        let nodes = graph.nodes.map { nodeMessage($0, a, external: external) }
         g.pointee.n_node = nodes.count
         g.pointee.node = a.pointers(nodes)
-        let initializers = graph.initializers.map { tensorMessage($0, a) }
+        let initializers = graph.initializers.map { tensorMessage($0, a, external: external) }
         g.pointee.n_initializer = initializers.count
         g.pointee.initializer = a.pointers(initializers)
         let inputs = graph.inputs.map { valueInfoMessage($0, a) }
@@ -99,7 +103,7 @@ enum ModelEncoder {
         return g
     }
 
-    private static func nodeMessage(_ node: Node, _ a: CArena) -> UnsafeMutablePointer<Onnx__NodeProto> {
+    private static func nodeMessage(_ node: Node, _ a: CArena, external: Bool) -> UnsafeMutablePointer<Onnx__NodeProto> {
         let n = a.message(Onnx__NodeProto.self) { onnx__node_proto__init($0) }
         n.pointee.name = a.string(node.name)
         n.pointee.op_type = a.cString(node.opType)
@@ -109,14 +113,14 @@ enum ModelEncoder {
         n.pointee.input = a.array(node.inputs.map { Optional(a.cString($0)) })
         n.pointee.n_output = node.outputs.count
         n.pointee.output = a.array(node.outputs.map { Optional(a.cString($0)) })
-        let attributes = node.attributes.map { attributeMessage($0, a) }
+        let attributes = node.attributes.map { attributeMessage($0, a, external: external) }
         n.pointee.n_attribute = attributes.count
         n.pointee.attribute = a.pointers(attributes)
         setUnknown(&n.pointee.base, node.unknownFields, a)
         return n
     }
 
-    private static func attributeMessage(_ attribute: Attribute, _ a: CArena) -> UnsafeMutablePointer<Onnx__AttributeProto> {
+    private static func attributeMessage(_ attribute: Attribute, _ a: CArena, external: Bool) -> UnsafeMutablePointer<Onnx__AttributeProto> {
         let p = a.message(Onnx__AttributeProto.self) { onnx__attribute_proto__init($0) }
         p.pointee.name = a.cString(attribute.name)
         p.pointee.doc_string = a.string(attribute.docString)
@@ -133,7 +137,7 @@ enum ModelEncoder {
             p.pointee.has_s = 1
             p.pointee.s = binary(v, a)
         case .tensor(let t):
-            p.pointee.t = tensorMessage(t, a)
+            p.pointee.t = tensorMessage(t, a, external: external)
         case .floats(let v):
             p.pointee.n_floats = v.count
             p.pointee.floats = a.array(v)
@@ -148,7 +152,7 @@ enum ModelEncoder {
         return p
     }
 
-    private static func tensorMessage(_ tensor: Tensor, _ a: CArena) -> UnsafeMutablePointer<Onnx__TensorProto> {
+    private static func tensorMessage(_ tensor: Tensor, _ a: CArena, external: Bool) -> UnsafeMutablePointer<Onnx__TensorProto> {
         let t = a.message(Onnx__TensorProto.self) { onnx__tensor_proto__init($0) }
         t.pointee.name = a.string(tensor.name)
         t.pointee.doc_string = a.string(tensor.docString)
@@ -156,6 +160,24 @@ enum ModelEncoder {
         t.pointee.data_type = tensor.dataType
         t.pointee.n_dims = tensor.dims.count
         t.pointee.dims = a.array(tensor.dims.map { Int64($0) })
+        if external, let info = tensor.external {
+            var entries = [("location", info.location), ("offset", String(info.offset))]
+            entries += info.length.map { [("length", String($0))] } ?? []
+            entries += info.checksum.map { [("checksum", $0)] } ?? []
+            let pointers = (entries.map { MetadataEntry(key: $0.0, value: $0.1) } + info.otherEntries).map { e in
+                let p = a.message(Onnx__StringStringEntryProto.self) { onnx__string_string_entry_proto__init($0) }
+                p.pointee.key = a.cString(e.key)
+                p.pointee.value = a.cString(e.value)
+                setUnknown(&p.pointee.base, e.unknownFields, a)
+                return p
+            }
+            t.pointee.n_external_data = pointers.count
+            t.pointee.external_data = a.pointers(pointers)
+            t.pointee.has_data_location = 1
+            t.pointee.data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL
+            setUnknown(&t.pointee.base, tensor.unknownFields, a)
+            return t
+        }
         t.pointee.has_raw_data = 1
         switch tensor.storage {
         case .float(let v):

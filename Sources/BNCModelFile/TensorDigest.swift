@@ -10,7 +10,7 @@ import BNCGraph
 public enum TensorDigest {
     /// Hex SHA-256 of the graph's initializers.
     public static func sha256(of graph: Graph) -> String {
-        let hasher = SHA256()
+        let hasher = MessageDigest(.sha256)
         for t in graph.initializers {
             hasher.update(Array(t.name.utf8) + [0])
             var header: [UInt8] = []

@@ -34,12 +34,20 @@ public enum BNFolding {
     /// Folds a model's graph and records each fold's original BN parameters in the
     /// metadata (`FoldAudit`, key `bnc.fold.<bn>`). The stored tensor digest
     /// (`bnc.integrity.sha256`) no longer matches folded tensors and is removed; the
-    /// writer computes a fresh one.
+    /// writer computes a fresh one. In an IR < 4 model the initializers listed among the
+    /// graph inputs are constants (`InitializerInputs`): they fold, and the result lists
+    /// every initializer among its inputs again, so the file keeps its layout.
     public static func fold(_ model: Model, options: FoldOptions = FoldOptions()) -> (Model, FoldReport) {
         let opset = model.defaultOpset.flatMap { Int(exactly: $0) } ?? Int(Model.opsetWritten)
-        let (graph, report) = fold(model.graph, opset: opset, options: options)
         var out = model
-        out.graph = graph
+        let report: FoldReport
+        if InitializerInputs.listed(irVersion: model.irVersion) {
+            let (graph, r) = fold(InitializerInputs.split(model.graph), opset: opset, options: options)
+            out.graph = InitializerInputs.restore(graph, originalInputs: model.graph.inputs)
+            report = r
+        } else {
+            (out.graph, report) = fold(model.graph, opset: opset, options: options)
+        }
         for f in report.folded { out[metadata: f.auditKey] = f.audit.json }
         if !report.folded.isEmpty { out[metadata: MetadataKey.integritySHA256] = nil }
         return (out, report)

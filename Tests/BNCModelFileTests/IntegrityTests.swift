@@ -7,16 +7,16 @@ import Testing
     func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     @Test func sha256MatchesFIPSExamples() {
-        let empty = SHA256()
+        let empty = MessageDigest(.sha256)
         #expect(hex(empty.finish()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        let abc = SHA256()
+        let abc = MessageDigest(.sha256)
         abc.update(Array("abc".utf8))
         #expect(hex(abc.finish()) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        let two = SHA256()
+        let two = MessageDigest(.sha256)
         two.update(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
         #expect(hex(two.finish()) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         // One million 'a', fed in uneven pieces to exercise buffering.
-        let million = SHA256()
+        let million = MessageDigest(.sha256)
         let chunk = [UInt8](repeating: 0x61, count: 999)
         var fed = 0
         while fed < 1_000_000 {
@@ -25,6 +25,15 @@ import Testing
             fed += n
         }
         #expect(hex(million.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func sha1MatchesFIPSExamples() {
+        let abc = MessageDigest(.sha1)
+        abc.update(Array("abc".utf8))
+        #expect(abc.finishHex() == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        let two = MessageDigest(.sha1)
+        two.update(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(two.finishHex() == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
     }
 
     @Test func aFlippedFloatBitIsDetected() throws {
