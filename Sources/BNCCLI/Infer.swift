@@ -107,16 +107,29 @@ struct InferCommand: ParsableCommand {
 /// predictions and the benchmark.
 struct InferSetup {
     let model: Model
-    let executor: Executor
-    /// The executor's input, a batch at a time: an IDX file streamed, or whole tensors.
-    let batches: InputBatches
+    /// Where the outputs come from: an IDX file streamed through an executor a batch at a
+    /// time, or whole input tensors run once (any number of inputs, of any supported type).
+    enum Source {
+        case streamed(Executor, InputBatches)
+        case computed([Tensor])
+    }
+    let source: Source
     /// Which file feeds each model input, in the model's input order.
     let inputFiles: [(name: String, file: String)]
+    /// The first output's name and its values per row (dim 0 is the row).
+    let outputName: String
+    let outputCount: Int
     /// Class names from `bnc.task` ("classification: a,b,…"), else "0", "1", ….
     let classNames: [String]
     let isRegression: Bool
     /// Whether the output is already a probability distribution (the graph ends in Softmax).
     let outputsProbabilities: Bool
+
+    /// The streaming executor (nil when the inputs are whole tensors).
+    var executor: Executor? {
+        if case .streamed(let e, _) = source { return e }
+        return nil
+    }
 
     init(modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)] = [], maxBatch: Int, outputPath: String? = nil) throws {
         model = try ModelFile.load(path: modelPath)
@@ -132,27 +145,41 @@ struct InferSetup {
         inputFiles = files
         do {
             try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
-            executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch)
         } catch {
             throw error.inFile(modelPath)
         }
+        let rowCount: Int
         if files.count == 1, TensorInput.format(of: files[0].file) == .idx {
             // One IDX input: streamed, with the image conventions.
+            let executor: Executor
+            do {
+                executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch)
+            } catch {
+                throw error.inFile(modelPath)
+            }
             let reader = try IDXReader(path: files[0].file)
             try ModelInput.check(reader, fits: executor, modelPath: modelPath)
             let scale = try ModelInput.scale(expression: model[metadata: MetadataKey.inputScaling], elementType: reader.elementType, modelPath: modelPath)
-            batches = IDXBatches(reader, scale: scale)
+            source = .streamed(executor, IDXBatches(reader, scale: scale))
+            rowCount = executor.outputCount
+            outputName = executor.outputName
         } else {
             let model = model
             let tensors = try files.map { f in
                 try TensorInput.read(f.file, for: model.graph.inputs.first { $0.name == f.name }!, model: model, modelPath: modelPath)
             }
             try TensorInput.checkShapes(tensors, of: model.graph, modelPath: modelPath)
-            batches = try ExecutorFeed.batches(tensors, for: executor, modelPath: modelPath)
+            let outputs = try ExecutorFeed.run(tensors, model: model, maxBatch: maxBatch, modelPath: modelPath)
+            source = .computed(outputs)
+            let first = outputs[0]
+            let rows = max(1, first.dims.first ?? 1)
+            rowCount = first.dims.isEmpty ? 1 : first.count / rows
+            outputName = first.name
         }
-        let k = executor.outputCount
+        outputCount = rowCount
+        let k = rowCount
         let task = model[metadata: MetadataKey.task] ?? ""
-        isRegression = task == "regression" || k == 1
+        isRegression = task == "regression" || k <= 1
         var names = (0..<k).map(String.init)
         if task.hasPrefix("classification:") {
             let listed = task.dropFirst("classification:".count).split(separator: ",", omittingEmptySubsequences: false)
@@ -228,13 +255,22 @@ struct InferRun {
         emit: (String) -> Void
     ) throws -> Summary {
         let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, inputs: inputs, maxBatch: batchSize, outputPath: outputPath)
-        let exec = setup.executor, batches = setup.batches
         let inputsText = setup.inputFiles.map(\.file).joined(separator: ", ")
-        let n = batches.count, k = exec.outputCount
+        let k = setup.outputCount
+        // The first output's rows: streamed from the executor, or all of a computed tensor.
+        var computedRows: [Float] = []
+        let n: Int
+        switch setup.source {
+        case .streamed(_, let batches): n = batches.count
+        case .computed(let outputs):
+            let first = outputs[0]
+            computedRows = first.floats ?? (first.integers ?? []).map { Float($0) }
+            n = first.dims.isEmpty ? 1 : max(0, first.dims[0])
+        }
         var labelReader: IDXReader? = nil
         if let labelsPath {
             guard !setup.isRegression else {
-                throw ModelError(.unsupportedModel, file: modelPath, place: "graph output '\(exec.outputName)'",
+                throw ModelError(.unsupportedModel, file: modelPath, place: "graph output '\(setup.outputName)'",
                                  problem: "gives one value per input (regression); --labels needs a classifier")
             }
             let lr = try IDXReader(path: labelsPath)
@@ -249,15 +285,17 @@ struct InferRun {
         let kTop = min(topK, k)
         // Buffers for one batch, never more than the file holds or than the executor's
         // memory budget of input (sizes come from the files; results do not depend on it).
-        let batchSize = max(1, min(batchSize, n, Executor.defaultMemoryBudget / max(1, exec.inputCount * MemoryLayout<Float>.size)))
-        var input = [Float](repeating: 0, count: batchSize * exec.inputCount)
-        var output = [Float](repeating: 0, count: batchSize * k)
+        let inputCount = setup.executor?.inputCount ?? 0
+        let batchSize = setup.executor == nil ? max(1, n)
+            : max(1, min(batchSize, n, Executor.defaultMemoryBudget / max(1, inputCount * MemoryLayout<Float>.size)))
+        var input = [Float](repeating: 0, count: setup.executor == nil ? 0 : batchSize * inputCount)
+        var output = [Float](repeating: 0, count: setup.executor == nil ? 0 : batchSize * k)
         var labelBuffer = [UInt8](repeating: 0, count: batchSize)
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: labelReader == nil ? 0 : k)
         var predictions: [Int32] = []
         var probabilities: [Float] = []
         var topLists: [[Int]] = []
-        var collected = [[Float]](repeating: [], count: outputPath == nil ? 0 : exec.outputNames.count)
+        var collected = [[Float]](repeating: [], count: outputPath == nil ? 0 : setup.executor?.outputNames.count ?? 0)
         if json {
             let files = setup.inputFiles.map { "\(JSONText.string($0.name)):\(JSONText.string($0.file))" }.joined(separator: ",")
             emit("{\"model\":\(JSONText.string(modelPath)),\"images_file\":\(JSONText.string(setup.inputFiles.first?.file ?? "")),\"inputs\":{\(files)},\"images\":\(n),\"outputs\":[")
@@ -266,21 +304,29 @@ struct InferRun {
         var index = 0
         var probs = [Double](repeating: 0, count: k)
         while true {
-            let got = try input.withUnsafeMutableBufferPointer { b in try batches.read(maxCount: batchSize, into: b) }
+            let got: Int
+            switch setup.source {
+            case .streamed(let exec, let batches):
+                got = try input.withUnsafeMutableBufferPointer { b in try batches.read(maxCount: batchSize, into: b) }
+                if got == 0 { break }
+                if outputPath != nil {
+                    let all = exec.runAll(Array(input[0..<(got * exec.inputCount)]))
+                    for (o, values) in all.enumerated() { collected[o] += values }
+                    output.replaceSubrange(0..<(got * k), with: all[0])
+                } else {
+                    input.withUnsafeBufferPointer { i in
+                        output.withUnsafeMutableBufferPointer { o in exec.run(i, batch: got, output: o) }
+                    }
+                }
+            case .computed:
+                got = index == 0 ? n : 0
+                output = computedRows
+            }
             if got == 0 { break }
             if let lr = labelReader {
                 let l = try labelBuffer.withUnsafeMutableBufferPointer { b throws(DataError) in try lr.readBatch(maxCount: got, into: b) }
                 guard l == got else {
                     throw DataError(file: lr.path, place: "item \(index + l)", problem: "labels ended before the images")
-                }
-            }
-            if outputPath != nil {
-                let all = exec.runAll(Array(input[0..<(got * exec.inputCount)]))
-                for (o, values) in all.enumerated() { collected[o] += values }
-                output.replaceSubrange(0..<(got * k), with: all[0])
-            } else {
-                input.withUnsafeBufferPointer { i in
-                    output.withUnsafeMutableBufferPointer { o in exec.run(i, batch: got, output: o) }
                 }
             }
             for r in 0..<got {
@@ -290,7 +336,7 @@ struct InferRun {
                     emit("[" + row.map { JSONText.number($0) }.joined(separator: ",") + "]" + sep)
                 }
                 if setup.isRegression {
-                    if json { predictions.append(0) } else if !quiet { emit("\(index + r)\t\(row[row.startIndex])") }
+                    if json { predictions.append(0) } else if !quiet, let v = row.first { emit("\(index + r)\t\(v)") }
                     continue
                 }
                 // Probabilities: the outputs when the graph ends in Softmax, else softmax(outputs).
@@ -341,7 +387,15 @@ struct InferRun {
         }
         var written: String? = nil
         if let outputPath {
-            let outputs = ExecutorFeed.outputs(collected, samples: index, of: exec)
+            let outputs: [(name: String, dims: [Int], storage: Tensor.Storage)]
+            switch setup.source {
+            case .streamed(let exec, _):
+                outputs = zip(exec.outputNames, zip(exec.outputShapes, collected)).map { name, shapeRows in
+                    (name, [index] + shapeRows.0, .float(shapeRows.1))
+                }
+            case .computed(let tensors):
+                outputs = tensors.map { ($0.name, $0.dims, $0.storage) }
+            }
             try TensorOutput.write(outputs, to: outputPath)
             written = "wrote \(outputPath): " + outputs.map(TensorOutput.describe).joined(separator: ", ")
         }
@@ -437,13 +491,17 @@ struct InferBench: Encodable {
     static func perform(modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)] = []) throws -> InferBench {
         let t0 = monotonicSeconds()
         let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, inputs: inputs, maxBatch: 1)
-        let available = min(setup.batches.count, 10_000)
+        guard case .streamed(let planned, let batches) = setup.source else {
+            throw ModelError(.unsupportedModel, file: modelPath, place: "--bench",
+                             problem: "times a one-input model on an IDX file of samples; give the images as the positional file")
+        }
+        let available = min(batches.count, 10_000)
         guard available > 0 else {
             throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "", problem: "no images to time")
         }
-        let perImage = setup.executor.inputCount
+        let perImage = planned.inputCount
         var loaded = [Float](repeating: 0, count: available * perImage)
-        _ = try loaded.withUnsafeMutableBufferPointer { b in try setup.batches.read(maxCount: available, into: b) }
+        _ = try loaded.withUnsafeMutableBufferPointer { b in try batches.read(maxCount: available, into: b) }
         // 10,000 inputs: the file's images, repeated when it has fewer.
         var inputs = [Float](repeating: 0, count: 10_000 * perImage)
         for i in 0..<10_000 {

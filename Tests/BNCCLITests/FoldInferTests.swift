@@ -141,7 +141,7 @@ import Testing
         #expect(lines1.count == 41 && lines7.count == 41)  // 40 images + summary
         #expect(Array(lines1.dropLast()) == Array(lines7.dropLast()))
         // Against the model run directly (pixels x/255).
-        let exec = try InferSetup(modelPath: f.model, imagesPath: f.images, maxBatch: 64).executor
+        let exec = try #require(try InferSetup(modelPath: f.model, imagesPath: f.images, maxBatch: 64).executor)
         let y = exec.run(f.pixels.map { Float($0) / 255 })
         for i in 0..<40 {
             let row = Array(y[(3 * i)..<(3 * i + 3)])
@@ -155,7 +155,7 @@ import Testing
         defer { f.remove() }
         var lines: [String] = []
         let summary = try InferRun.perform(modelPath: f.model, imagesPath: f.images, labelsPath: f.labels, batchSize: 16) { lines.append($0) }
-        let exec = try InferSetup(modelPath: f.model, imagesPath: f.images, maxBatch: 64).executor
+        let exec = try #require(try InferSetup(modelPath: f.model, imagesPath: f.images, maxBatch: 64).executor)
         let y = exec.run(f.pixels.map { Float($0) / 255 })
         var correct = 0
         for i in 0..<40 {
