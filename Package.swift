@@ -7,6 +7,7 @@
 //   BNCKernels (the math, once; the only user of OpenBLAS) ← BNCTraining, BNCRuntime
 //   BNCData (IDX files, data sets) ← BNCTraining, BNCCLI
 //   BNCCLI (one file per subcommand) ← bnc (main.swift)
+//   BNCFileSystem (file names as bytes) ← BNCModelFile, BNCData, BNCReport, BNCCLI
 import PackageDescription
 
 let package = Package(
@@ -43,18 +44,20 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "BNCGraph"),
-        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "COnnxProto", "CProtobufC", "CCrypto"]),
+        /// File names as bytes (never decoded as UTF-8): every path reaches the kernel through it.
+        .target(name: "BNCFileSystem"),
+        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCFileSystem", "COnnxProto", "CProtobufC", "CCrypto"]),
         .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
-        .target(name: "BNCData", dependencies: ["CZlib"]),
+        .target(name: "BNCData", dependencies: ["BNCFileSystem", "CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
         .target(name: "BNCRuntime", dependencies: ["BNCKernels", "BNCGraph"]),
         .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData"]),
         /// Charts (a small SVG writer) and the with/without-BN report; no C.
-        .target(name: "BNCReport"),
+        .target(name: "BNCReport", dependencies: ["BNCFileSystem"]),
         .target(
             name: "BNCCLI",
             dependencies: [
-                "BNCGraph", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
+                "BNCGraph", "BNCFileSystem", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
                 "BNCRuntime", "BNCPasses", "BNCReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -62,6 +65,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "BNCGraphTests", dependencies: ["BNCGraph"]),
+        .testTarget(name: "BNCFileSystemTests", dependencies: ["BNCFileSystem"]),
         .testTarget(
             name: "BNCModelFileTests", dependencies: ["BNCModelFile", "BNCGraph"],
             resources: [.copy("Fixtures")]),
@@ -73,6 +77,6 @@ let package = Package(
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",
-            dependencies: ["BNCCLI", "BNCModelFile", "BNCGraph", "BNCData"]),
+            dependencies: ["BNCCLI", "BNCFileSystem", "BNCModelFile", "BNCGraph", "BNCData"]),
     ]
 )
