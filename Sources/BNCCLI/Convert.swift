@@ -30,6 +30,9 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        // -o may name the input (a re-save in place, as documented), nothing else it reads.
+        let input = OutputPaths.Input("the input model", model)
+        try OutputPaths.claim([.init("-o", output)], replacing: [input])
         let clock = ContinuousClock()
         let t0 = clock.now
         let bytes = try AtomicFile.read(model, limit: ModelFile.maximumFileSize)
@@ -38,7 +41,7 @@ struct Convert: ParsableCommand {
         let t2 = clock.now
         let encoded = ModelFile.encode(loaded)
         let t3 = clock.now
-        try AtomicFile.write(encoded, to: output)
+        try OutputPaths.write(encoded, to: output)
         let t4 = clock.now
         print("wrote \(output) (\(encoded.count) bytes, \(loaded.graph.nodes.count) nodes, \(loaded.graph.initializers.count) tensors)")
         if timings {
