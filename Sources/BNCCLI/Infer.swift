@@ -97,7 +97,7 @@ struct InferSetup {
         model = try ModelFile.load(path: modelPath)
         do {
             try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
-            executor = try Executor(graph: model.graph, maxBatch: maxBatch)
+            executor = try Executor(graph: model.graph, maxBatch: maxBatch, memoryLimit: Executor.limit())
         } catch {
             throw error.inFile(modelPath)
         }
@@ -151,6 +151,9 @@ struct InferRun {
                 throw DataError(file: labelsPath, place: "dims \(lr.dims)", problem: "\(lr.count) labels for \(n) images in \(imagesPath)")
             }
             labelReader = lr
+            if n == 0 {
+                throw DataError(file: imagesPath, place: "dims \(reader.dims)", problem: "holds no images, so there is no accuracy to measure")
+            }
         }
         let kTop = min(topK, k)
         // Buffers for one batch, never more than the file holds or than the executor's
@@ -183,6 +186,7 @@ struct InferRun {
             input.withUnsafeBufferPointer { i in
                 output.withUnsafeMutableBufferPointer { o in exec.run(i, batch: got, output: o) }
             }
+            try InferRun.requireFinite(output, count: got * k, outputs: k, first: index, exec: exec, modelPath: modelPath)
             for r in 0..<got {
                 let row = output[(r * k)..<((r + 1) * k)]
                 if json {
@@ -245,6 +249,17 @@ struct InferRun {
             emit(textSummary(summary, setup: setup, quiet: quiet))
         }
         return summary
+    }
+
+    /// Refuses non-finite outputs: a NaN or ±Inf is never printed as a result (its argmax
+    /// would be a silent "class 0" and its probability "-nan"). Lines of earlier images,
+    /// already printed, are finite.
+    static func requireFinite(_ output: [Float], count: Int, outputs k: Int, first: Int, exec: Executor, modelPath: String) throws(ModelError) {
+        for i in 0..<count where !output[i].isFinite {
+            throw ModelError(
+                .badValue, file: modelPath, place: "graph output '\(exec.outputName)', image \(first + i / k)",
+                problem: "the model computes \(output[i]) (not a number a result can be: a BN variance + epsilon ≤ 0, or values beyond Float's range, reach the output); no result from this image on is printed")
+        }
     }
 
     private static func jsonTail(

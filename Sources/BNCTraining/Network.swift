@@ -92,19 +92,7 @@ public final class Network {
                 guard shape.count == 3 else {
                     throw TrainingError(place: place, problem: "convolution needs (C, H, W) input, got \(shape)")
                 }
-                let pads: [Int]
-                switch c.padding {
-                case .valid: pads = [0, 0, 0, 0]
-                case .explicit(let p): pads = p
-                case .same:
-                    func total(_ size: Int, _ k: Int, _ s: Int, _ d: Int) -> Int {
-                        let out = (size + s - 1) / s
-                        return max(0, (out - 1) * s + d * (k - 1) + 1 - size)
-                    }
-                    let th = total(shape[1], c.kernel.h, c.strides.h, c.dilations.h)
-                    let tw = total(shape[2], c.kernel.w, c.strides.w, c.dilations.w)
-                    pads = [th / 2, tw / 2, th - th / 2, tw - tw / 2]
-                }
+                let pads = c.pads(height: shape[1], width: shape[2])
                 let g: ConvGeometry
                 do {
                     g = try ConvGeometry(
