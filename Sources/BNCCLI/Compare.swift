@@ -163,7 +163,8 @@ extension Train {
         trainer.observer = nil
         // The same final model as a plain run (same bytes).
         let (model, test, movingTest) = try finalModel(network, trainer, sets)
-        try Train.requireFinite(model, after: "the last epoch")
+        try Train.requireFinite(model, at: "the end of training")
+        try Train.requireFinite(EpochOutcome(epoch: 0, trainLoss: 0, seconds: 0, validation: nil, test: test), at: "the end of training")
         try OutputPaths.save(model, to: modelPath)
         run.test = TestMetrics(loss: finite(test.loss), accuracy: test.accuracy)
         run.test?.movingAverageLoss = movingTest.flatMap { finite($0.loss) }

@@ -297,14 +297,16 @@ struct Train: ParsableCommand {
                 let e = try runEpoch(trainer, sets, progress)
                 report(epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test, seconds: e.seconds,
                        samples: sets.train.count)
+                try Train.requireFinite(e, at: "the end of epoch \(e.epoch)")
                 let checkpoint = Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil))
-                try Train.requireFinite(checkpoint, after: "epoch \(e.epoch)")
+                try Train.requireFinite(checkpoint, at: "the end of epoch \(e.epoch)")
                 try OutputPaths.save(checkpoint, to: checkpointPath, note: keptText(e.epoch))
                 checkpointEpoch = e.epoch
                 if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
             }
             (model, test, movingTest) = try finalModel(network, trainer, sets)
-            try Train.requireFinite(model, after: "the last epoch")
+            try Train.requireFinite(model, at: "the end of training")
+            try Train.requireFinite(EpochOutcome(epoch: 0, trainLoss: 0, seconds: 0, validation: nil, test: test), at: "the end of training")
         } catch let error as TrainingError where error.kind == .diverged {
             progress.finish()
             throw CheckFailed(divergedText(error, checkpointEpoch: checkpointEpoch))
@@ -365,10 +367,25 @@ struct Train: ParsableCommand {
 
     /// Refuses to write a model whose weights are not finite (training diverged without a
     /// non-finite loss, e.g. at the very last update).
-    static func requireFinite(_ model: Model, after when: String) throws(TrainingError) {
+    static func requireFinite(_ model: Model, at when: String) throws(TrainingError) {
         if let f = FiniteWeights.nonFiniteTensors(in: model.graph).first {
-            throw TrainingError(place: "after \(when)", problem: "tensor '\(f.tensor)': \(f.summary)", kind: .diverged)
+            throw TrainingError(place: when, problem: "tensor '\(f.tensor)': \(f.summary)", kind: .diverged)
         }
+    }
+
+    /// Refuses an epoch whose validation or test loss is not finite: the weights are finite
+    /// but the network's values overflow, so its checkpoint would compute NaN.
+    static func requireFinite(_ e: EpochOutcome, at when: String) throws(TrainingError) {
+        for (label, evaluation) in [("validation", e.validation), ("test", e.test)] {
+            if let loss = evaluation?.loss, !loss.isFinite {
+                throw TrainingError(place: when, problem: "the \(label) loss is \(loss.isNaN ? "NaN" : "infinite") (the network's values overflow)", kind: .diverged)
+            }
+        }
+    }
+
+    /// `v` with 4 decimals, or "NaN", "+Inf", "-Inf" (never C's "-nan").
+    static func fixed(_ v: Double) -> String {
+        v.isNaN ? "NaN" : v.isInfinite ? (v > 0 ? "+Inf" : "-Inf") : String(format: "%.4f", v)
     }
 
     /// The interruption line's note: what is on disk and how to go on.
@@ -532,9 +549,9 @@ struct Train: ParsableCommand {
             fields += [("seconds", jsonNumber(seconds)), ("samples_per_second", jsonNumber(rate))]
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {
-            var line = "epoch \(epoch)/\(resolvedEpochs)" + String(format: "  train loss %.4f", trainLoss)
+            var line = "epoch \(epoch)/\(resolvedEpochs)  train loss " + Train.fixed(trainLoss)
             if let validation {
-                line += String(format: "  val loss %.4f", validation.loss)
+                line += "  val loss " + Train.fixed(validation.loss)
                 if let a = validation.accuracy { line += String(format: "  val accuracy %.2f%%", a * 100) }
             }
             if let test, let a = test.accuracy { line += String(format: "  test accuracy %.2f%%", a * 100) }

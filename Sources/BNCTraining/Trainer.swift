@@ -132,7 +132,7 @@ public final class Trainer {
     /// The error that stops training at a non-finite loss (Keras's TerminateOnNaN): the step,
     /// the value, and the last finite loss before it.
     private func diverged(_ loss: Double, epoch: Int, step: Int, steps: Int) -> TrainingError {
-        let last = lastFinite.map { "last finite loss \(Float($0.loss)) at step \($0.step)" } ?? "no step before it had a finite loss"
+        let last = lastFinite.map { "last finite loss \($0.loss) at step \($0.step)" } ?? "no step before it had a finite loss"
         return TrainingError(
             place: "epoch \(epoch), step \(step) of \(steps) (step \(optimizer.step) overall)",
             problem: "the training loss is \(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf") (\(last))", kind: .diverged)

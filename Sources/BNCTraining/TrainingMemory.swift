@@ -16,8 +16,9 @@ import BNCKernels
 ///     trainer       input batch, output gradient, probabilities, labels/targets/classes
 ///
 /// plus, once: parameters and their gradients, the optimizer's state (one slot per
-/// parameter for SGD with momentum, two for Adam), each convolution's scratch, and 8 floats
-/// per BN channel (moving statistics, folded coefficients). Overflowing products saturate
+/// parameter for SGD with momentum, two for Adam), each convolution's scratch, and 11 floats
+/// per BN channel (moving and batch statistics, 1/σ, the folded a and b, two gradient
+/// scratches, ones and zeros). Overflowing products saturate
 /// at `Int.max`, which no machine has. `TrainingMemoryTests` checks the estimate against the
 /// bytes the layers really allocate.
 public struct TrainingMemory: Equatable, Sendable {
@@ -92,7 +93,7 @@ public struct TrainingMemory: Equatable, Sendable {
             case .batchNorm:
                 let channels = shape[0]
                 parameters = add(parameters, multiply(2, channels))
-                fixed = add(fixed, multiply(8, channels))
+                fixed = add(fixed, multiply(11, channels))
                 perExample = add(perExample, multiply(3, count))
                 isBatchNorm = true
             }
