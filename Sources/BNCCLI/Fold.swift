@@ -2,7 +2,9 @@ import ArgumentParser
 import BNCData
 import BNCFileSystem
 import BNCGraph
+import BNCJSON
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import Foundation
@@ -143,6 +145,12 @@ struct FoldRun {
             throw error.inFile(modelPath)
         }
         let (folded, report) = BNFolding.fold(model, options: options)
+        let opset: Int
+        do {
+            opset = try ModelValidator.defaultOpset(model)
+        } catch {
+            throw error.inFile(modelPath)
+        }
         var proof: FoldProof
         var source: String? = nil, note: String? = nil
         if report.folded.isEmpty {
@@ -152,7 +160,7 @@ struct FoldRun {
         } else {
             let executor: Executor
             do {
-                executor = try Executor(graph: model.graph, maxBatch: 1, memoryLimit: Executor.limit())
+                executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1, memoryLimit: Executor.limit())
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -177,7 +185,8 @@ struct FoldRun {
             do {
                 proof = try FoldProof.run(
                     original: model.graph, folded: folded.graph, images: images, randomProbes: randomProbes,
-                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, memoryLimit: Executor.limit(), progress: progress)
+                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, memoryLimit: Executor.limit(), opset: opset,
+                    progress: progress)
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -257,7 +266,7 @@ struct FoldRun {
 
     private func shape(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
 
-    /// The `--json` report (contract used by tools/e2e).
+    /// The `--json` report (contract used by tools/check/e2e).
     struct JSONReport: Encodable {
         struct Folded: Encodable {
             var bn: String, into: String, direction: String
@@ -304,18 +313,6 @@ struct FoldRun {
                          randomProbes: proof.randomProbes, imagesFile: imagesSource, imagesNote: imagesNote,
                          tolerance: proof.tolerance, passed: proof.passed),
             output: outputPath, written: written)
-        return try CLIJSON.text(r)
-    }
-}
-
-/// JSON output of the commands: one object, sorted snake_case keys, no escaped slashes;
-/// non-finite numbers (never expected) as the strings "inf", "-inf", "nan".
-enum CLIJSON {
-    static func text<T: Encodable>(_ value: T, pretty: Bool = false) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        return try JSONText.encode(r, snakeCaseKeys: true)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BNCData
 import BNCFileSystem
 import BNCGraph
+import BNCJSON
 import BNCKernels
 import BNCModelFile
 import BNCTraining
@@ -9,7 +10,11 @@ import Foundation
 
 extension TrainingError: BadInput {}
 
-extension Activation: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public var defaultValueDescription: String { name }
+    public static var allValueStrings: [String] { trainable.map(\.name) }
+}
 extension WeightInitializer: ExpressibleByArgument {}
 
 /// `bnc train`: trains a network with batch normalization and writes its inference graph.
@@ -146,7 +151,7 @@ struct Train: ParsableCommand {
     @Option(help: .hidden)
     var stopAfter: Int?
 
-    /// Benchmark (tools/bench): time N training steps layer by layer against the sgemm
+    /// Benchmark (tools/bench/run): time N training steps layer by layer against the sgemm
     /// ceiling instead of training; writes nothing.
     @Option(help: .hidden)
     var profileSteps: Int?
@@ -268,7 +273,7 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(network: network, options: options)
         if let profileSteps {
             let bench = StepBench(try trainer.profile(sets.train, steps: profileSteps))
-            print(json ? try CLIJSON.text(bench) : bench.text())
+            print(json ? try JSONText.encode(bench, snakeCaseKeys: true) : bench.text())
             return
         }
         if resume {
@@ -314,15 +319,15 @@ struct Train: ParsableCommand {
         try OutputPaths.save(model, to: output, note: "wrote \(output) (complete)")
         _ = BytePath.withCString(targets?[1].resolved ?? checkpointPath) { unlink($0) }
         if json {
-            var fields: [(String, String)] = [("event", "\"test\""), ("loss", jsonNumber(test.loss))]
-            if let a = test.accuracy { fields.append(("accuracy", jsonNumber(a))) }
+            var fields: [(String, String)] = [("event", "\"test\""), ("loss", JSONText.number(test.loss))]
+            if let a = test.accuracy { fields.append(("accuracy", JSONText.number(a))) }
             if let movingTest {
-                fields.append(("moving_average_loss", jsonNumber(movingTest.loss)))
-                if let a = movingTest.accuracy { fields.append(("moving_average_accuracy", jsonNumber(a))) }
+                fields.append(("moving_average_loss", JSONText.number(movingTest.loss)))
+                if let a = movingTest.accuracy { fields.append(("moving_average_accuracy", JSONText.number(a))) }
             }
-            fields.append(("bn_statistics", jsonString(!network.hasBatchNorm ? "none" : bnStatistics.rawValue)))
-            fields.append(("output", jsonString(output)))
-            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            fields.append(("bn_statistics", JSONText.string(!network.hasBatchNorm ? "none" : bnStatistics.rawValue)))
+            fields.append(("output", JSONText.string(output)))
+            print(JSONText.object(fields))
         } else {
             if let movingTest {
                 print("BN statistics: exact over the \(sets.train.count) training examples (with the moving averages instead:"
@@ -430,12 +435,12 @@ struct Train: ParsableCommand {
     static func evaluationFields(validation: Evaluation?, test: Evaluation?) -> [(String, String)] {
         var fields: [(String, String)] = []
         if let validation {
-            fields.append(("val_loss", jsonNumber(validation.loss)))
-            if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
+            fields.append(("val_loss", JSONText.number(validation.loss)))
+            if let a = validation.accuracy { fields.append(("val_accuracy", JSONText.number(a))) }
         }
         if let test {
-            fields.append(("test_loss", jsonNumber(test.loss)))
-            if let a = test.accuracy { fields.append(("test_accuracy", jsonNumber(a))) }
+            fields.append(("test_loss", JSONText.number(test.loss)))
+            if let a = test.accuracy { fields.append(("test_accuracy", JSONText.number(a))) }
         }
         return fields
     }
@@ -544,10 +549,10 @@ struct Train: ParsableCommand {
         if json {
             var fields: [(String, String)] = [
                 ("event", "\"epoch\""), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
-                ("train_loss", jsonNumber(trainLoss)),
+                ("train_loss", JSONText.number(trainLoss)),
             ] + Train.evaluationFields(validation: validation, test: test)
-            fields += [("seconds", jsonNumber(seconds)), ("samples_per_second", jsonNumber(rate))]
-            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            fields += [("seconds", JSONText.number(seconds)), ("samples_per_second", JSONText.number(rate))]
+            print(JSONText.object(fields))
         } else {
             var line = "epoch \(epoch)/\(resolvedEpochs)  train loss " + Train.fixed(trainLoss)
             if let validation {
@@ -610,23 +615,4 @@ final class Progress {
     private func write(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }
-}
-
-/// A JSON number (finite) or null.
-func jsonNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-
-/// A JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }
