@@ -77,9 +77,8 @@ struct Calibrate: ParsableCommand {
         // that batch is checked before it is allocated.
         let batch = max(1, min(batchSize, max(train.count, test.count)))
         let memory = try TrainingMemory.estimate(inputShape: network.inputShape, layers: network.units.map(\.spec), optimizerSlots: 0)
-        try SizePolicy.requireMemory(memory.bytes(batch: batch), perExample: memory.bytesPerExample,
-                                     for: "calibrating at batch \(batch)", place: "--batch-size \(batchSize)",
-                                     hint: "use a smaller --batch-size (the statistics do not depend on it)")
+        try SizePolicy.requireTrainingMemory(fixed: memory.fixedBytes, perExample: memory.bytesPerExample, batch: batch,
+                                             what: "calibrating \(memory.parameters) parameters", network: model)
         let evaluator = try Trainer(network: network, options: TrainingOptions(
             epochs: 1, batchSize: batch, optimizer: .sgd(learningRate: 0, momentum: 0), seed: 0))
         let before = try evaluator.evaluate(test)

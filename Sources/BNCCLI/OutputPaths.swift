@@ -18,13 +18,16 @@ import BNCModelFile
 ///   ends: a second bnc writing the same file fails at once, naming the holder.
 /// Streams (/dev/null, pipes) are exempt from the last three rules.
 struct OutputPaths {
-    /// A file the command writes, and the flag or role that names it in messages.
+    /// A file the command writes, the flag or role that names it in messages, and the flag
+    /// that changes it (the role itself when it is a flag, else `-o`).
     struct Output {
         var role: String
         var path: String
-        init(_ role: String, _ path: String) {
+        var flag: String
+        init(_ role: String, _ path: String, flag: String? = nil) {
             self.role = role
             self.path = path
+            self.flag = flag ?? (role.hasPrefix("-") ? role : "-o")
         }
     }
 
@@ -56,11 +59,11 @@ struct OutputPaths {
             if let (_, input) = inputKeys.first(where: { $0.0 == key }),
                !(target.identity.map(replaceable.contains) ?? false) {
                 throw ModelError(.io, file: output.path, place: "",
-                                 problem: "\(output.role) names \(input.role) (\(input.path))\(alias(output.path, input.path)); bnc does not write over its inputs: choose another \(output.role) file")
+                                 problem: "\(output.role) names \(input.role) (\(input.path))\(alias(output.path, input.path)); bnc does not write over its inputs: choose another \(output.flag)")
             }
             if let earlier = keys.first(where: { $0.key == key }) {
                 throw ModelError(.io, file: output.path, place: "",
-                                 problem: "\(output.role) names the same file as \(earlier.output.role) (\(earlier.output.path)); give them different names")
+                                 problem: "\(output.role) names the same file as \(earlier.output.role) (\(earlier.output.path)); choose another \(output.flag)")
             }
             keys.append((key, output))
         }
@@ -74,7 +77,7 @@ struct OutputPaths {
                 case .held(let pid, let command):
                     let holder = pid.map { "pid \($0)" + (command.map { ": \($0)" } ?? "") } ?? "a process in another namespace"
                     throw ModelError(.io, file: output.path, place: "",
-                                     problem: "another bnc is writing this file (\(holder)); wait for it to finish or choose another \(output.role) file")
+                                     problem: "another bnc is writing this file (\(holder)); wait for it to finish or choose another \(output.flag)")
                 case .system(let text):
                     throw ModelError(.io, file: output.path, place: "",
                                      problem: "cannot lock \(FileLock.lockPath(for: target.resolved)) against other writers: \(text)")

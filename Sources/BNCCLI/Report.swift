@@ -37,6 +37,13 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Histogram snapshots to draw: recorded steps, comma-separated, 'last' for the last (default: all).", valueName: "list"))
     var steps: String?
 
+    func validate() throws {
+        if output == "" { throw ValidationError("-o needs a file name, e.g. -o report.html") }
+        if let steps, steps.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--steps needs at least one recorded step, e.g. --steps 0,last")
+        }
+    }
+
     func run() throws {
         let m = try MetricsFile.read(path: metrics)
         if let unitLayer, ComparisonReport(m, unitLayer: unitLayer).chosenUnitLayer == nil {

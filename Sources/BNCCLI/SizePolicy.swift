@@ -47,16 +47,26 @@ enum SizePolicy {
         return available
     }
 
-    /// Throws when `bytes` is more than `availableBytes()` (or a per-example figure above
-    /// 2 GiB): "<what> needs N (…), this machine has M available; <hint>".
-    static func requireMemory(_ bytes: Int, perExample: Int? = nil, for what: String, place: String, hint: String) throws(TrainingError) {
-        if let perExample, perExample > maximumBytesPerExample {
-            throw TrainingError(place: place, problem: "\(what): one example needs \(byteText(perExample)), more than bnc's limit of \(byteText(maximumBytesPerExample)) per example; \(hint)")
+    /// The size policy for a network's training or forward passes: `fixed` bytes (parameters,
+    /// gradients, optimizer state, scratch) plus `perExample` for each of `batch` examples must
+    /// fit in what is available. The message gives both parts and names the fix: fewer or
+    /// narrower layers when the fixed part alone does not fit, else the largest batch that does.
+    /// `network` names the network in messages ("--arch mlp", a model file).
+    static func requireTrainingMemory(fixed: Int, perExample: Int, batch: Int, what: String, network: String,
+                                      batchFlag: String = "--batch-size") throws(TrainingError) {
+        if perExample > maximumBytesPerExample {
+            throw TrainingError(place: network,
+                                problem: "\(what): one example needs \(byteText(perExample)), more than bnc's limit of \(byteText(maximumBytesPerExample)) per example; use smaller layers")
         }
+        let total = TrainingMemory.add(fixed, TrainingMemory.multiply(perExample, batch))
         let available = availableBytes()
-        if bytes > available {
-            throw TrainingError(place: place, problem: "\(what) needs \(byteText(bytes)) of memory, this machine has \(byteText(available)) available; \(hint)")
+        guard total > available else { return }
+        let figures = "\(what) at batch \(batch) needs \(byteText(total)) of memory (\(byteText(fixed)) for parameters, gradients and optimizer state, \(byteText(TrainingMemory.multiply(perExample, batch))) for the batch), this machine has \(byteText(available)) available"
+        let fits = fixed < available ? (available - fixed) / max(perExample, 1) : 0
+        if fits >= 1 {
+            throw TrainingError(place: "\(batchFlag) \(batch)", problem: "\(figures); use \(batchFlag) \(fits) or less")
         }
+        throw TrainingError(place: network, problem: "\(figures); use fewer or narrower layers")
     }
 
     /// "1.5 GiB", "12.0 MiB", "512 bytes"; "more than 8 EiB" for a saturated figure.
@@ -74,7 +84,7 @@ enum SizePolicy {
     private static func fieldKB(_ file: String, _ key: String) -> Int? {
         guard let text = readText(file) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            return Int(line.dropFirst(key.count).split(separator: " ").first ?? "")
+            return Int(line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
     }

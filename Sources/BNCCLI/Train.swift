@@ -354,20 +354,15 @@ struct Train: ParsableCommand {
             throw TrainingError(place: "--batch-size \(batchSize)",
                                 problem: "is more than the \(sets.train.count) training examples; use at most --batch-size \(sets.train.count) (one step per epoch)")
         }
-        var total = 0, perExample = 0, parameters = 0
+        var fixed = 0, perExample = 0, parameters = 0
         for specs in networks {
             let m = try TrainingMemory.estimate(inputShape: sets.train.inputShape, layers: specs, optimizerSlots: optimizerKind.stateSlots)
-            total = TrainingMemory.add(total, m.bytes(batch: resolvedBatch))
-            perExample = max(perExample, m.bytesPerExample)
+            fixed = TrainingMemory.add(fixed, m.fixedBytes)
+            perExample = TrainingMemory.add(perExample, m.bytesPerExample)
             parameters = TrainingMemory.add(parameters, m.parameters)
         }
-        let batchShare = TrainingMemory.multiply(perExample, resolvedBatch)
-        let byBatch = batchShare > total / 2
-        try SizePolicy.requireMemory(
-            total, perExample: perExample,
-            for: "training \(parameters) parameters at batch \(resolvedBatch)",
-            place: byBatch ? "--batch-size \(resolvedBatch)" : "--arch \(resolvedArch)",
-            hint: byBatch ? "use a smaller --batch-size" : "use fewer or narrower layers")
+        try SizePolicy.requireTrainingMemory(fixed: fixed, perExample: perExample, batch: resolvedBatch,
+                                             what: "training \(parameters) parameters", network: "--arch \(resolvedArch)")
     }
 
     /// Refuses to write a model whose weights are not finite (training diverged without a

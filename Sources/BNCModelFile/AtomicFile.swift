@@ -218,9 +218,11 @@ public enum AtomicFile {
     /// Linux `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; the C macro is not imported).
     private static let oTmpFile: Int32 = 0o20_000_000 | O_DIRECTORY
 
-    /// Reads a whole file, refusing files larger than `limit` bytes before allocating.
+    /// Reads a whole regular file, refusing files larger than `limit` bytes before
+    /// allocating. A FIFO, device or socket is refused (opened without waiting for a writer):
+    /// a model has a size to check first.
     public static func read(_ path: String, limit: Int) throws(ModelError) -> [UInt8] {
-        let fd = BytePath.withCString(path) { open($0, O_RDONLY | O_CLOEXEC) }
+        let fd = BytePath.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 {
             throw ModelError(.io, file: path, place: "", problem: "cannot open: \(BytePath.errorText())")
         }
@@ -231,6 +233,9 @@ public enum AtomicFile {
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw ModelError(.io, file: path, place: "", problem: "is a directory, not a file")
+        }
+        if (st.st_mode & S_IFMT) != S_IFREG {
+            throw ModelError(.io, file: path, place: "", problem: "is not a regular file (a pipe, device or socket); bnc reads model files")
         }
         let size = Int(st.st_size)
         if size > limit {
