@@ -69,7 +69,10 @@ struct Train: ParsableCommand {
             halves, so core count does not matter). A checkpoint (an ONNX file with optimizer \
             state) is written atomically after every epoch beside the output; --resume continues \
             from it and ends with the same file as an uninterrupted run. It is deleted when \
-            training finishes.
+            training finishes. -o and --checkpoint are checked before training starts (not a \
+            folder, not a data file, not one file) and locked: a second bnc writing either \
+            fails at once. Ctrl-C says which checkpoint was kept. A training or validation \
+            loss that is NaN or infinite stops training (exit status 1) without writing a model.
             """)
 
     @Option(help: "Data set: fashion-mnist or toy.")
