@@ -51,7 +51,7 @@ let package = Package(
         /// File names as bytes (never decoded as UTF-8): every path reaches the kernel through it.
         .target(name: "BNCFileSystem"),
         /// The one JSON writer (string/number/object pieces and Encodable documents).
-        .target(name: "BNCJSON"),
+        .target(name: "BNCJSON", dependencies: ["BNCFileSystem"]),
         .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCOps", "BNCFileSystem", "COnnxProto", "CProtobufC", "CCrypto"]),
         .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
         .target(name: "BNCData", dependencies: ["BNCFileSystem", "CZlib"]),
@@ -78,7 +78,7 @@ let package = Package(
         .target(name: "BNCTestSupport", dependencies: ["BNCGraph"], path: "Tests/BNCTestSupport"),
         .testTarget(name: "BNCGraphTests", dependencies: ["BNCGraph"]),
         .testTarget(name: "BNCFileSystemTests", dependencies: ["BNCFileSystem"]),
-        .testTarget(name: "BNCJSONTests", dependencies: ["BNCJSON"]),
+        .testTarget(name: "BNCJSONTests", dependencies: ["BNCJSON", "BNCFileSystem"]),
         .testTarget(
             name: "BNCModelFileTests", dependencies: ["BNCModelFile", "BNCGraph"],
             resources: [.copy("Fixtures")]),

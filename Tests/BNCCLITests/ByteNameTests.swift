@@ -21,6 +21,7 @@ import Testing
             "$0" train --dataset toy --epochs 1 -o "$(printf 'train\\351.pb')" > /dev/null || exit 15
             test -f "$(printf 'train\\351.pb')" || exit 16
             "$0" inspect "$missing" 2> missing.txt; test $? -eq 2 || exit 17
+            "$0" fold "$in" --random-probes 5 --json -o folded.pb > fold.json || exit 18
             exit 0
             """
         let r = try CLISupport.runShell(script, outputs: f.logs)
@@ -28,6 +29,11 @@ import Testing
         // Messages carry the original bytes, not U+FFFD or the escape scalars.
         let missing = try #require(f.bytes("missing.txt"))
         #expect(missing.starts(with: Data("bnc: missing".utf8) + Data([0xE9]) + Data(".pb: cannot open".utf8)), "\(Array(missing.prefix(30)))")
+        // JSON stays UTF-8: the name's byte is escaped (\uefe9) and reads back as the same name.
+        let json = try #require(f.bytes("fold.json"))
+        #expect(String(data: json, encoding: .utf8) != nil, "fold --json is not UTF-8")
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect((object["model"] as? String)?.hasSuffix("caf\u{EFE9}.pb") == true, "\(String(describing: object["model"]))")
         let converted = try #require(f.bytes("convert.txt"))
         #expect(converted.starts(with: Data("wrote out".utf8) + Data([0xFF]) + Data(".pb (".utf8)))
     }
