@@ -60,7 +60,8 @@ extension Train {
         let files = CompareFiles(output: output)
         try OutputPaths.claim(
             [.init("-o", files.model), .init("the model without BN", files.plainModel), .init("the metrics file", files.base + ".json"),
-             .init("the report", files.base + ".html")],
+             .init("the report", files.base + ".html")]
+                + ReportFigure.ids.map { .init("the figure '\($0)'", "\(files.base)-\($0).svg") },
             inputs: dataInputs())
         let sets = try loadData()
         try checkSizes([try ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput), try layers()], sets)

@@ -75,14 +75,6 @@ final class Interruption: @unchecked Sendable {
         locks = []
     }
 
-    /// Forgets what was written and the note (tests running commands in process).
-    func reset() {
-        mutex.lock()
-        defer { mutex.unlock() }
-        written = []
-        note = nil
-    }
-
     /// The line printed on interruption.
     var line: String {
         if let note { return "bnc: interrupted; \(note)" }
