@@ -38,10 +38,15 @@ enum CommandLineArguments {
         var lines = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         lines = lines.filter { !$0.hasPrefix("Usage:") && !$0.hasPrefix("See '") }
         var text = lines.map { line -> String in
-            var l = line
-            for prefix in ["Error: ", "Help: "] where l.hasPrefix(prefix) { l = String(l.dropFirst(prefix.count)) }
-            return l
-        }.joined(separator: "; ")
+            if line.hasPrefix("Error: ") { return String(line.dropFirst("Error: ".count)) }
+            if line.hasPrefix("Help: ") {
+                // "Help:  --epochs <epochs>  Passes over the training set." → what the flag takes.
+                let parts = line.dropFirst("Help: ".count).components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+                return parts.count >= 2 ? "\(parts[0]): \(parts.dropFirst().joined(separator: " "))" : parts.joined()
+            }
+            return line
+        }.joined(separator: "; ").replacingOccurrences(of: ".; ", with: ". ")
         if text.isEmpty { text = "invalid arguments" }
         let sub = arguments.first.flatMap { a in
             BNC.configuration.subcommands.first { $0.configuration.commandName ?? $0._commandName == a }

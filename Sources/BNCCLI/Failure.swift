@@ -81,7 +81,7 @@ extension BNC {
             if code == .success {
                 exit(withError: error)
             }
-            printError(CommandLineArguments.oneLine(message(for: error), arguments: arguments))
+            printError(CommandLineArguments.oneLine(fullMessage(for: error, columns: 10_000), arguments: arguments))
             return 2
         }
         do {
