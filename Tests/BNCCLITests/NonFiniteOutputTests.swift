@@ -132,6 +132,14 @@ import Testing
         #expect(r.stderr.contains("the checkpoint \(f.path("m.pb.ckpt")) (after epoch \(epochs)) is kept"), "\(r.stderr)")
         #expect(FiniteWeights.nonFiniteTensors(in: checkpoint.graph).isEmpty)
         #expect(!r.stdout.contains("-nan"), "\(r.stdout)")
+        // An epoch whose validation loss is not finite is the last one: no epoch after it
+        // runs, and the kept checkpoint is the one before it.
+        let lines = r.stdout.split(separator: "\n")
+        if let bad = lines.firstIndex(where: { $0.hasPrefix("epoch ") && ($0.contains("val loss NaN") || $0.contains("Inf")) }) {
+            let epoch = Int(lines[bad].dropFirst("epoch ".count).prefix { $0.isNumber }) ?? 0
+            #expect(!r.stdout.contains("epoch \(epoch + 1)/"), "training went on after epoch \(epoch)'s non-finite validation loss")
+            #expect(epochs == "\(epoch - 1)", "checkpoint after epoch \(epochs), validation failed in epoch \(epoch)")
+        }
     }
 
     /// Row 12: accuracy over 0 images is refused, not "0.00 % (0/0)".

@@ -25,6 +25,16 @@ import Testing
         #expect(proof.outputScale > 0 && proof.outputScale <= 2)
     }
 
+    /// The scale is the unfolded model's: a fold that makes the outputs larger is measured
+    /// against what the model computed before, not against its own outputs.
+    @Test func theScaleIsTheOriginalsLargestOutput() throws {
+        // Inputs in [1, 2]: the original's outputs are x (≤ 2), the changed one's 1.5·x0 (≤ 3).
+        let proof = try FoldProof.run(original: Self.gemm(1), folded: Self.gemm(1.5), randomProbes: 50, randomRange: 1...2)
+        #expect(proof.outputScale <= 2 && proof.outputScale > 1.9, "\(proof.outputScale)")
+        #expect(abs(proof.maxRelDiff - proof.maxAbsDiff / proof.outputScale) < 1e-12)
+        #expect(!proof.passed)
+    }
+
     @Test func nanInBothModelsProvesNothing() throws {
         let proof = try FoldProof.run(original: Self.gemm(.nan), folded: Self.gemm(.nan), randomProbes: 5, randomRange: 1...2)
         #expect(!proof.passed && proof.maxAbsDiff == .infinity)
