@@ -10,6 +10,7 @@
 //   BNCData (IDX files, data sets) ← BNCTraining, BNCCLI
 //   BNCJSON (the one JSON writer) ← BNCPasses, BNCReport, BNCCLI
 //   BNCCLI (one file per subcommand) ← bnc (main.swift)
+//   BNCFileSystem (file names as bytes) ← BNCModelFile, BNCData, BNCReport, BNCCLI
 import PackageDescription
 
 let package = Package(
@@ -47,22 +48,24 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "BNCGraph"),
+        /// File names as bytes (never decoded as UTF-8): every path reaches the kernel through it.
+        .target(name: "BNCFileSystem"),
         /// The one JSON writer (string/number/object pieces and Encodable documents).
-        .target(name: "BNCJSON"),
-        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCOps", "COnnxProto", "CProtobufC", "CCrypto"]),
+        .target(name: "BNCJSON", dependencies: ["BNCFileSystem"]),
+        .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCOps", "BNCFileSystem", "COnnxProto", "CProtobufC", "CCrypto"]),
         .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
-        .target(name: "BNCData", dependencies: ["CZlib"]),
+        .target(name: "BNCData", dependencies: ["BNCFileSystem", "CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
         /// One file per operator (schema, versions, shape rule, lowering, fold role) and the registry.
         .target(name: "BNCOps", dependencies: ["BNCGraph", "BNCKernels"]),
         .target(name: "BNCRuntime", dependencies: ["BNCOps", "BNCKernels", "BNCGraph"]),
         .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData", "BNCJSON"]),
         /// Charts (a small SVG writer) and the with/without-BN report; no C.
-        .target(name: "BNCReport", dependencies: ["BNCJSON"]),
+        .target(name: "BNCReport", dependencies: ["BNCJSON", "BNCFileSystem"]),
         .target(
             name: "BNCCLI",
             dependencies: [
-                "BNCGraph", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
+                "BNCGraph", "BNCFileSystem", "BNCModelFile", "BNCKernels", "BNCData", "BNCTraining",
                 "BNCRuntime", "BNCPasses", "BNCReport", "BNCJSON", "BNCOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -74,7 +77,8 @@ let package = Package(
         /// Test helpers shared by several test targets (the naive reference evaluator).
         .target(name: "BNCTestSupport", dependencies: ["BNCGraph"], path: "Tests/BNCTestSupport"),
         .testTarget(name: "BNCGraphTests", dependencies: ["BNCGraph"]),
-        .testTarget(name: "BNCJSONTests", dependencies: ["BNCJSON"]),
+        .testTarget(name: "BNCFileSystemTests", dependencies: ["BNCFileSystem"]),
+        .testTarget(name: "BNCJSONTests", dependencies: ["BNCJSON", "BNCFileSystem"]),
         .testTarget(
             name: "BNCModelFileTests", dependencies: ["BNCModelFile", "BNCGraph"],
             resources: [.copy("Fixtures")]),
@@ -89,6 +93,6 @@ let package = Package(
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",
-            dependencies: ["BNCCLI", "BNCModelFile", "BNCGraph", "BNCData"]),
+            dependencies: ["BNCCLI", "BNCFileSystem", "BNCModelFile", "BNCGraph", "BNCData"]),
     ]
 )

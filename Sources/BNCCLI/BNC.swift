@@ -13,7 +13,13 @@ public struct BNC: ParsableCommand {
             \(Registry.opsets.lowerBound)–\(Registry.opsets.upperBound) with these operators \
             (`bnc operators` lists their versions): \(Registry.names.joined(separator: ", ")).
 
-            Bad input exits with status 2 and one line naming the file, the place and the problem.
+            Bad input and bad arguments exit with status 2 and one line naming the file, the \
+            place (node, tensor, byte offset, flag) and the problem; nothing is written or \
+            replaced. Every output path is checked before work starts (a directory, a missing \
+            folder, an input of the command, or a file another bnc is writing is refused); a \
+            symbolic link is written through to its target, a device or pipe (/dev/null) \
+            straight into. A failed check (a fold's proof, a digest, training that diverged) \
+            exits with status 1; Ctrl-C says what was kept (status 130).
             """,
         version: BNC.version,
         subcommands: [

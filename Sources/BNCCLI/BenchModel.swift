@@ -23,6 +23,7 @@ struct BenchModel: ParsableCommand {
     }
 
     func run() throws {
+        try OutputPaths.claim([.init("-o", output)])
         let layers = 5
         let width = Int((Double(megabytes) * 1e6 / 4 / Double(layers)).squareRoot())
         var state: UInt32 = 12345
@@ -54,7 +55,7 @@ struct BenchModel: ParsableCommand {
         let graph = Graph(name: "bench", nodes: nodes, initializers: inits,
                           inputs: [ValueInfo(name: "input", shape: [.param("N"), .value(Int64(width))])],
                           outputs: [ValueInfo(name: x, shape: [.param("N"), .value(Int64(width))])])
-        try ModelFile.save(Model(graph: graph, producerVersion: BNC.version), to: output)
+        try OutputPaths.save(Model(graph: graph, producerVersion: BNC.version), to: output)
         print("wrote \(output): \(layers) layers of \(width)×\(width)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BNCData
+import BNCFileSystem
 import BNCGraph
 import BNCModelFile
 import BNCTraining
@@ -40,11 +41,21 @@ struct Calibrate: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)); try --batch-size 500.") }
+        if batchSize < 1 || batchSize > SizePolicy.maximumBatch {
+            throw ValidationError("--batch-size must be between 1 and \(SizePolicy.maximumBatch) (got \(batchSize)); try --batch-size 500.")
+        }
     }
 
     func run() throws {
         var file = try ModelFile.load(path: model)
+        let isToy = file[metadata: MetadataKey.trainDataset] == "toy"
+        let dataFolder = data ?? MNISTFolder.defaultDirectory
+        if !dryRun {
+            // -o (default: the model itself, replaced by design), never a data file.
+            let dataFiles = isToy ? [] : [MNISTFolder.trainImages, MNISTFolder.trainLabels, MNISTFolder.testImages, MNISTFolder.testLabels]
+                .compactMap { try? MNISTFolder.locate($0, in: dataFolder) }.map { OutputPaths.Input("the data file", $0) }
+            try OutputPaths.claim([.init("-o", output ?? model)], inputs: dataFiles, replacing: [.init("the input model", model)])
+        }
         do {
             try FiniteWeights.requireFinite(file.graph, "bnc calibrate needs finite weights (the statistics would be NaN)")
         } catch {
@@ -52,7 +63,8 @@ struct Calibrate: ParsableCommand {
         }
         let imported: ModelImport.Imported
         do {
-            imported = try ModelImport.network(from: file)
+            // A classifier may end in its logits (no Softmax): the data decides the task.
+            imported = try ModelImport.network(from: file, task: isToy ? nil : .classification)
         } catch {
             throw TrainingError(place: model, problem: error.description)
         }
@@ -61,10 +73,16 @@ struct Calibrate: ParsableCommand {
             throw TrainingError(place: model, problem: "has no BatchNormalization node to calibrate")
         }
         let (train, test) = try examples(for: file, network: network)
+        // The size policy: a batch beyond the examples is the same single pass; the memory of
+        // that batch is checked before it is allocated.
+        let batch = max(1, min(batchSize, max(train.count, test.count)))
+        let memory = try TrainingMemory.estimate(inputShape: network.inputShape, layers: network.units.map(\.spec), optimizerSlots: 0)
+        try SizePolicy.requireTrainingMemory(fixed: memory.fixedBytes, perExample: memory.bytesPerExample, batch: batch,
+                                             what: "calibrating \(memory.parameters) parameters", network: model)
         let evaluator = try Trainer(network: network, options: TrainingOptions(
-            epochs: 1, batchSize: batchSize, optimizer: .sgd(learningRate: 0, momentum: 0), seed: 0))
+            epochs: 1, batchSize: batch, optimizer: .sgd(learningRate: 0, momentum: 0), seed: 0))
         let before = try evaluator.evaluate(test)
-        let results = try network.calibrateBatchNorm(on: train, batchSize: batchSize)
+        let results = try network.calibrateBatchNorm(on: train, batchSize: batch)
         let after = try evaluator.evaluate(test)
 
         print("calibrated \(results.count) BatchNormalization node\(results.count == 1 ? "" : "s") over \(train.count) training examples")
@@ -88,7 +106,7 @@ struct Calibrate: ParsableCommand {
         if let a = after.accuracy { file[metadata: MetadataKey.trainTestAccuracy] = String(format: "%.6f", a) }
         file[metadata: MetadataKey.trainTestLoss] = String(format: "%.6f", after.loss)
         let destination = output ?? model
-        try ModelFile.save(file, to: destination)
+        try OutputPaths.save(file, to: destination)
         print("→ \(destination)")
     }
 
@@ -103,6 +121,9 @@ struct Calibrate: ParsableCommand {
             return (Examples(inputs: x, shape: [1], values: y), Examples(inputs: vx, shape: [1], values: vy))
         }
         let (train, test) = try MNISTFolder.load(directory: data ?? MNISTFolder.defaultDirectory)
+        if train.classCount != network.outputCount {
+            throw TrainingError(place: model, problem: "has \(network.outputCount) outputs, but the data in \(data ?? MNISTFolder.defaultDirectory) has \(train.classCount) classes")
+        }
         let used = file[metadata: "bnc.train.examples"].flatMap(Int.init).map { min($0, train.count) } ?? train.count
         let images = network.inputShape.count == 3
         let trainSet = Examples(train.subset(0..<used), asImages: images)

@@ -57,11 +57,17 @@ extension Train {
     }
 
     func runCompare() throws {
+        let files = CompareFiles(output: output)
+        try OutputPaths.claim(
+            [.init("-o", files.model), .init("the model without BN", files.plainModel), .init("the metrics file", files.base + ".json"),
+             .init("the report", files.base + ".html")]
+                + ReportFigure.ids.map { .init("the figure '\($0)'", "\(files.base)-\($0).svg") },
+            inputs: dataInputs())
         let sets = try loadData()
+        try checkSizes([try ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput), try layers()], sets)
         let task: Task = isToy ? .regression : .classification
         let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
                                       weightDecay: weightDecay, seed: seed)
-        let files = CompareFiles(output: output)
         let probe = probeSet(sets)
 
         // The same seed draws the same dense/conv weights in both: BN layers and biases
@@ -81,7 +87,12 @@ extension Train {
         }
         var runs: [RunMetrics] = []
         for (label, network, path) in [("without BN", plain, files.plainModel), ("with BN", normalized, files.model)] {
-            var run = try trainRecorded(network, label: label, options: options, sets: sets, probe: probe.examples, modelPath: path)
+            var run: RunMetrics
+            do {
+                run = try trainRecorded(network, label: label, options: options, sets: sets, probe: probe.examples, modelPath: path)
+            } catch let error as TrainingError where error.kind == .diverged {
+                throw CheckFailed("\(path): training \(label) stopped at \(error.place): \(error.problem); this model, the metrics and the report not written; rerun with a smaller --lr (now \(resolvedLR))")
+            }
             run.initialWeightsSHA256 = network === plain ? digests[0] : digests[1]
             runs.append(run)
         }
@@ -106,7 +117,7 @@ extension Train {
         settings.probe = probe.description
         settings.command = "bnc " + CommandLine.arguments.dropFirst().joined(separator: " ")
         let metrics = ComparisonMetrics(settings: settings, runs: runs)
-        try AtomicFile.write(try MetricsFile.encode(metrics), to: files.base + ".json")
+        try OutputPaths.write(try MetricsFile.encode(metrics), to: files.base + ".json")
         let written = try ReportCommand.writeReport(metrics, base: files.base, source: files.base + ".json", unitLayer: nil)
         if json {
             print("{\"event\":\"report\",\"metrics\":\(JSONText.string(files.base + ".json")),\"html\":\(JSONText.string(written[0])),\"models\":[\(JSONText.string(files.plainModel)),\(JSONText.string(files.model))]}")
@@ -154,7 +165,9 @@ extension Train {
         trainer.observer = nil
         // The same final model as a plain run (same bytes).
         let (model, test, movingTest) = try finalModel(network, trainer, sets)
-        try ModelFile.save(model, to: modelPath)
+        try Train.requireFinite(model, at: "the end of training")
+        try Train.requireFinite(EpochOutcome(epoch: 0, trainLoss: 0, seconds: 0, validation: nil, test: test), at: "the end of training")
+        try OutputPaths.save(model, to: modelPath)
         run.test = TestMetrics(loss: finite(test.loss), accuracy: test.accuracy)
         run.test?.movingAverageLoss = movingTest.flatMap { finite($0.loss) }
         run.test?.movingAverageAccuracy = movingTest?.accuracy
@@ -184,8 +197,8 @@ extension Train {
             fields.append(("seconds", JSONText.number(seconds)))
             print(JSONText.object(fields))
         } else {
-            var line = String(format: "%@  epoch %d/%d  train loss %.4g", label.padding(toLength: 10, withPad: " ", startingAt: 0),
-                              epoch, resolvedEpochs, trainLoss)
+            var line = label.padding(toLength: 10, withPad: " ", startingAt: 0) + "  epoch \(epoch)/\(resolvedEpochs)"
+                + String(format: "  train loss %.4g", trainLoss)
             if let validation {
                 line += String(format: "  val loss %.4g", validation.loss)
                 if let a = validation.accuracy { line += String(format: "  val accuracy %.2f%%", a * 100) }

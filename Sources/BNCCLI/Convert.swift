@@ -32,6 +32,9 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        // -o may name the input (a re-save in place, as documented), nothing else it reads.
+        let input = OutputPaths.Input("the input model", model)
+        try OutputPaths.claim([.init("-o", output)], replacing: [input])
         let clock = ContinuousClock()
         let t0 = clock.now
         let bytes = try AtomicFile.read(model, limit: ModelFile.maximumFileSize)
@@ -44,7 +47,7 @@ struct Convert: ParsableCommand {
             throw ModelError(.unsupportedModel, file: model, place: "",
                              problem: "with its external data inside, the model would be \(encoded.count) bytes, more than an ONNX file holds (\(ModelFile.maximumFileSize)); nothing written")
         }
-        try AtomicFile.write(encoded, to: output)
+        try OutputPaths.write(encoded, to: output)
         let t4 = clock.now
         print("wrote \(output) (\(encoded.count) bytes, \(loaded.graph.nodes.count) nodes, \(loaded.graph.initializers.count) tensors)")
         if timings {

@@ -11,6 +11,7 @@ enum ExecutorFeed {
         do {
             let runner = try GraphRunner(model: model)
             runner.maxBatch = maxBatch
+            runner.memoryLimit = Executor.limit()
             var feeds: [String: Tensor] = [:]
             for i in inputs { feeds[i.name] = Tensor(name: i.name, dims: i.dims, storage: i.storage) }
             return try runner.run(feeds)

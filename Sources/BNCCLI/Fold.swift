@@ -1,5 +1,6 @@
 import ArgumentParser
 import BNCData
+import BNCFileSystem
 import BNCGraph
 import BNCJSON
 import BNCModelFile
@@ -82,12 +83,26 @@ struct FoldCommand: ParsableCommand {
     }
 
     func run() throws {
+        let out = inPlace ? model : (output ?? FoldRun.defaultOutput(for: model))
+        try FoldRun.refuseReplacingInput(out, modelPath: model, inPlace: inPlace)
+        let input = OutputPaths.Input("the input model", model)
+        try OutputPaths.claim(
+            [.init("-o", out)], inputs: (inPlace ? [] : [input]) + (data.map { [.init("the probe images (--data)", $0)] } ?? []),
+            replacing: inPlace ? [input] : [])
+        // Many probes take a while: a live count on a terminal (standard error, so that the
+        // report on standard output stays clean).
+        let progress = Progress(enabled: isatty(STDERR_FILENO) != 0, fd: STDERR_FILENO)
         let outcome = try FoldRun.perform(
-            modelPath: model, outputPath: inPlace ? model : output, dataPath: data, probeImages: probeImages,
+            modelPath: model, outputPath: out, dataPath: data, probeImages: probeImages,
             randomProbes: randomProbes, tolerance: tolerance, options: FoldOptions(sharedWeights: sharedWeights),
-            inPlace: inPlace)
+            inPlace: inPlace, progress: { done, total in progress.draw("proof: \(done)/\(total) probes", fraction: Double(done) / Double(max(total, 1)), final: done == total) })
+        progress.finish()
         print(json ? try outcome.jsonText() : outcome.text())
         if !outcome.proof.passed {
+            if outcome.proof.probes == 0 {
+                throw CheckFailed(
+                    "\(model): fold not proven: no probe input ran (\(outcome.imagesNote ?? "no images")); nothing written; give --data images or --random-probes N")
+            }
             throw CheckFailed(
                 "\(model): fold proof failed: max relative difference \(outcome.proof.maxRelDiff) exceeds the tolerance \(tolerance); nothing written")
         }
@@ -119,13 +134,10 @@ struct FoldRun {
     static func perform(
         modelPath: String, outputPath: String?, dataPath: String?, probeImages: Int = 1000, randomProbes: Int = 100,
         tolerance: Double = FoldProof.defaultTolerance, options: FoldOptions = FoldOptions(), write: Bool = true,
-        defaultImages: String = FoldCommand.defaultImages, inPlace: Bool = false
+        defaultImages: String = FoldCommand.defaultImages, inPlace: Bool = false, progress: ((Int, Int) -> Void)? = nil
     ) throws -> FoldRun {
         let out = outputPath ?? defaultOutput(for: modelPath)
-        if write && !inPlace && sameFile(out, modelPath) {
-            throw ModelError(.io, file: out, place: "",
-                             problem: "is the input model; bnc fold does not replace its input unless --in-place is given")
-        }
+        if write { try refuseReplacingInput(out, modelPath: modelPath, inPlace: inPlace) }
         let model = try ModelFile.load(path: modelPath)
         do {
             try FiniteWeights.requireFinite(model.graph, "bnc fold needs finite weights (the fold would spread the value and the proof cannot compare NaN outputs)")
@@ -143,13 +155,12 @@ struct FoldRun {
         var source: String? = nil, note: String? = nil
         if report.folded.isEmpty {
             // Nothing changed: the folded graph is the original, identical by construction.
-            proof = FoldProof(maxAbsDiff: 0, maxRelDiff: 0, outputScale: 0, argmaxAgreement: 1, probes: 0,
-                              realProbes: 0, randomProbes: 0, tolerance: tolerance)
+            proof = FoldProof.unchanged(tolerance: tolerance)
             note = "nothing folded: the graph is unchanged, no probes needed"
         } else {
             let executor: Executor
             do {
-                executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1)
+                executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1, memoryLimit: Executor.limit())
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -159,7 +170,7 @@ struct FoldRun {
                 if let dataPath {
                     images = try readProbes(dataPath, count: probeImages, model: model, executor: executor, modelPath: modelPath)
                     source = dataPath
-                } else if FileManager.default.fileExists(atPath: defaultImages) {
+                } else if BytePath.status(defaultImages) != nil {
                     do {
                         images = try readProbes(defaultImages, count: probeImages, model: model, executor: executor, modelPath: modelPath)
                         source = defaultImages
@@ -174,26 +185,34 @@ struct FoldRun {
             do {
                 proof = try FoldProof.run(
                     original: model.graph, folded: folded.graph, images: images, randomProbes: randomProbes,
-                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, opset: opset)
+                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, memoryLimit: Executor.limit(), opset: opset,
+                    progress: progress)
             } catch {
                 throw error.inFile(modelPath)
             }
         }
         var written = false
         if proof.passed && write {
-            try ModelFile.save(folded, to: out)
+            try OutputPaths.save(folded, to: out)
             written = true
         }
         return FoldRun(modelPath: modelPath, outputPath: out, report: report, proof: proof,
                        imagesSource: source, imagesNote: note, written: written)
     }
 
-    /// Whether two paths name one file (the same path, or links to one inode).
+    /// Refuses an output that is the input model unless `inPlace`.
+    static func refuseReplacingInput(_ out: String, modelPath: String, inPlace: Bool) throws(ModelError) {
+        if !inPlace && sameFile(out, modelPath) {
+            throw ModelError(.io, file: out, place: "",
+                             problem: "is the input model; bnc fold does not replace its input unless --in-place is given")
+        }
+    }
+
+    /// Whether two paths name one file (the same bytes, or links to one inode).
     static func sameFile(_ a: String, _ b: String) -> Bool {
-        if a == b { return true }
-        var sa = stat(), sb = stat()
-        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+        if BytePath.same(a, b) { return true }
+        guard let x = FileIdentity(path: a), let y = FileIdentity(path: b) else { return false }
+        return x == y
     }
 
     private static func readProbes(_ path: String, count: Int, model: Model, executor: Executor, modelPath: String) throws -> [Float] {

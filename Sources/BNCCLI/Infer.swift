@@ -153,7 +153,8 @@ struct InferSetup {
             // One IDX input: streamed, with the image conventions.
             let executor: Executor
             do {
-                executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch)
+                executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch,
+                                        memoryLimit: Executor.limit())
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -281,6 +282,9 @@ struct InferRun {
                 throw DataError(file: labelsPath, place: "dims \(lr.dims)", problem: "\(lr.count) labels for \(n) images in \(inputsText)")
             }
             labelReader = lr
+            if n == 0 {
+                throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "", problem: "holds no images, so there is no accuracy to measure")
+            }
         }
         let kTop = min(topK, k)
         // Buffers for one batch, never more than the file holds or than the executor's
@@ -329,6 +333,7 @@ struct InferRun {
                     throw DataError(file: lr.path, place: "item \(index + l)", problem: "labels ended before the images")
                 }
             }
+            try InferRun.requireFinite(output, count: got * k, outputs: k, first: index, output: setup.outputName, modelPath: modelPath)
             for r in 0..<got {
                 let row = output[(r * k)..<((r + 1) * k)]
                 if json {
@@ -408,6 +413,17 @@ struct InferRun {
             if let written { emit(written) }
         }
         return summary
+    }
+
+    /// Refuses non-finite outputs: a NaN or ±Inf is never printed as a result (its argmax
+    /// would be a silent "class 0" and its probability "-nan"). Lines of earlier images,
+    /// already printed, are finite.
+    static func requireFinite(_ output: [Float], count: Int, outputs k: Int, first: Int, output name: String, modelPath: String) throws(ModelError) {
+        for i in 0..<count where !output[i].isFinite {
+            throw ModelError(
+                .badValue, file: modelPath, place: "graph output '\(name)', image \(first + i / k)",
+                problem: "the model computes \(output[i]) (not a number a result can be: a BN variance + epsilon ≤ 0, or values beyond Float's range, reach the output); no result from this image on is printed")
+        }
     }
 
     private static func jsonTail(

@@ -1,4 +1,6 @@
 import ArgumentParser
+import BNCFileSystem
+import BNCGraph
 import BNCModelFile
 import BNCReport
 import Foundation
@@ -35,6 +37,13 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Histogram snapshots to draw: recorded steps, comma-separated, 'last' for the last (default: all).", valueName: "list"))
     var steps: String?
 
+    func validate() throws {
+        if output == "" { throw ValidationError("-o needs a file name, e.g. -o report.html") }
+        if let steps, steps.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--steps needs at least one recorded step, e.g. --steps 0,last")
+        }
+    }
+
     func run() throws {
         let m = try MetricsFile.read(path: metrics)
         if let unitLayer, ComparisonReport(m, unitLayer: unitLayer).chosenUnitLayer == nil {
@@ -44,8 +53,26 @@ struct ReportCommand: ParsableCommand {
         }
         let base = output.map { ReportCommand.stripExtension($0, ".html") } ?? ReportCommand.stripExtension(metrics, nil)
         let snapshots = try steps.map { try ReportCommand.snapshotSteps($0, in: m, file: metrics) }
+        try ReportCommand.claim(m, base: base, output: output, metrics: metrics, unitLayer: unitLayer, snapshotSteps: snapshots)
         let written = try ReportCommand.writeReport(m, base: base, source: metrics, unitLayer: unitLayer, snapshotSteps: snapshots)
         print("report → \(written[0]) (figures: \(written.dropFirst().joined(separator: ", ")))")
+    }
+
+    /// The output-path policy for a report: `-o` must name a file (not a folder: the files
+    /// would land beside it), and the HTML page and every figure are checked, kept apart
+    /// from the metrics file and from each other, and locked.
+    static func claim(
+        _ metrics: ComparisonMetrics, base: String, output: String?, metrics path: String, unitLayer: String?, snapshotSteps: [Int]?
+    ) throws(ModelError) {
+        if let output, output.hasSuffix("/") || BytePath.status(output).map({ ($0.st_mode & S_IFMT) == S_IFDIR }) == true {
+            throw ModelError(.io, file: output, place: "-o",
+                             problem: "is a directory; give the report's file name, e.g. -o \(output.hasSuffix("/") ? output : output + "/")report.html")
+        }
+        var report = ComparisonReport(metrics, unitLayer: unitLayer)
+        report.snapshotSteps = snapshotSteps
+        let outputs = [OutputPaths.Output("the report page", base + ".html")]
+            + report.figures.map { OutputPaths.Output("the figure '\($0.id)'", "\(base)-\($0.id).svg") }
+        try OutputPaths.claim(outputs, inputs: [.init("the metrics file", path)])
     }
 
     /// `path` without `ext` (or without its last extension when `ext` is nil).
@@ -81,12 +108,12 @@ struct ReportCommand: ParsableCommand {
         var written: [String] = []
         for figure in report.figures {
             let path = "\(base)-\(figure.id).svg"
-            try AtomicFile.write(Array(figure.svg.render().utf8), to: path)
+            try OutputPaths.write(Array(figure.svg.render().utf8), to: path)
             links[figure.id] = fileName(path)
             written.append(path)
         }
         let html = report.html(svgFiles: links, source: source.map(fileName))
-        try AtomicFile.write(Array(html.utf8), to: base + ".html")
+        try OutputPaths.write(Array(html.utf8), to: base + ".html")
         return [base + ".html"] + written
     }
 

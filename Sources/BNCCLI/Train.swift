@@ -1,5 +1,6 @@
 import ArgumentParser
 import BNCData
+import BNCFileSystem
 import BNCGraph
 import BNCJSON
 import BNCKernels
@@ -68,7 +69,10 @@ struct Train: ParsableCommand {
             halves, so core count does not matter). A checkpoint (an ONNX file with optimizer \
             state) is written atomically after every epoch beside the output; --resume continues \
             from it and ends with the same file as an uninterrupted run. It is deleted when \
-            training finishes.
+            training finishes. -o and --checkpoint are checked before training starts (not a \
+            folder, not a data file, not one file) and locked: a second bnc writing either \
+            fails at once. Ctrl-C says which checkpoint was kept. A training or validation \
+            loss that is NaN or infinite stops training (exit status 1) without writing a model.
             """)
 
     @Option(help: "Data set: fashion-mnist or toy.")
@@ -188,9 +192,14 @@ struct Train: ParsableCommand {
     }
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs)); try --epochs 5.") }
+        if let epochs, epochs < 1 || epochs > SizePolicy.maximumEpochs {
+            throw ValidationError("--epochs must be between 1 and \(SizePolicy.maximumEpochs) (got \(epochs)); try --epochs 5.")
+        }
         if let batchSize, batchSize < 2 {
             throw ValidationError("--batch-size must be at least 2 (got \(batchSize)): batch normalization needs two examples; try --batch-size 60.")
+        }
+        if let batchSize, batchSize > SizePolicy.maximumBatch {
+            throw ValidationError("--batch-size must be at most \(SizePolicy.maximumBatch) (got \(batchSize)); try --batch-size 128.")
         }
         if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr)); try --lr 0.001.") }
         if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1) (got \(momentum)); try --momentum 0.9.") }
@@ -202,15 +211,19 @@ struct Train: ParsableCommand {
         }
         if !(bnEpsilon > 0 && bnEpsilon.isFinite) { throw ValidationError("--bn-epsilon must be positive (got \(bnEpsilon)); try --bn-epsilon 0.001.") }
         if let limit, limit < 4 { throw ValidationError("--limit must be at least 4 (got \(limit)); try --limit 1000.") }
-        if isToy && (limit != nil || data != nil) {
-            throw ValidationError("--limit and --data apply to image data sets; the toy data set has 500 fixed points. Remove them or use --dataset fashion-mnist.")
+        if isToy && (limit != nil || data != nil || validation != nil) {
+            throw ValidationError("--limit, --validation and --data apply to image data sets; the toy data set has 500 fixed training and 500 validation points. Remove them or use --dataset fashion-mnist.")
         }
         if let validation, validation < 0 { throw ValidationError("--validation must not be negative (got \(validation)); try --validation 6000.") }
         if momentum != 0 && optimizer == .adam {
             throw ValidationError("--momentum applies to SGD; add --optimizer sgd or remove --momentum.")
         }
-        if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1.") }
-        if let profileSteps, profileSteps < 1 { throw ValidationError("--profile-steps must be at least 1.") }
+        if let stopAfter, stopAfter < 1 || stopAfter > SizePolicy.maximumEpochs {
+            throw ValidationError("--stop-after must be between 1 and \(SizePolicy.maximumEpochs).")
+        }
+        if let profileSteps, profileSteps < 1 || profileSteps > SizePolicy.maximumProfileSteps {
+            throw ValidationError("--profile-steps must be between 1 and \(SizePolicy.maximumProfileSteps).")
+        }
         if compare { try validateCompare() }
         do {
             let specs = try layers()
@@ -249,8 +262,13 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if compare { return try runCompare() }
+        // Outputs before any work: a directory, a missing folder, a data file, the model and
+        // its checkpoint as one file, or another bnc writing them are refused now.
+        let targets = profileSteps != nil ? nil : try OutputPaths.claim(
+            [.init("-o", output), .init("--checkpoint", checkpointPath)], inputs: dataInputs()).targets
         let sets = try loadData()
         let specs = try layers()
+        try checkSizes([specs], sets)
         let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,
                                   task: isToy ? .regression : .classification, initializer: resolvedInit, seed: seed)
         let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
@@ -262,7 +280,7 @@ struct Train: ParsableCommand {
             return
         }
         if resume {
-            guard FileManager.default.fileExists(atPath: checkpointPath) else {
+            guard BytePath.status(checkpointPath) != nil else {
                 throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
             }
             let saved = try ModelFile.load(path: checkpointPath)
@@ -272,22 +290,37 @@ struct Train: ParsableCommand {
                 throw TrainingError(place: checkpointPath, problem: error.description)
             }
             if !json { print("resuming from \(checkpointPath) after epoch \(trainer.epochsCompleted)") }
+        } else if !json && BytePath.status(checkpointPath) != nil {
+            print("note: starting over; \(checkpointPath) from an earlier run will be replaced (--resume continues it)")
         }
+        var checkpointEpoch: Int? = resume ? trainer.epochsCompleted : nil
+        Interruption.shared.setNote(keptText(checkpointEpoch))
         if !json && trainer.epochsCompleted == 0 {
             print("training \(ArchitectureSpec.text(specs)) (\(network.parameterCount) parameters) on \(sets.name): \(sets.train.count) examples, \(sets.validation.count) validation, batch \(resolvedBatch), \(optimizerKind.text)")
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
-        while trainer.epochsCompleted < resolvedEpochs {
-            let e = try runEpoch(trainer, sets, progress)
-            report(epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test, seconds: e.seconds,
-                   samples: sets.train.count)
-            try ModelFile.save(Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil)),
-                               to: checkpointPath)
-            if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
+        let (model, test, movingTest): (Model, Evaluation, Evaluation?)
+        do {
+            while trainer.epochsCompleted < resolvedEpochs {
+                let e = try runEpoch(trainer, sets, progress)
+                report(epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test, seconds: e.seconds,
+                       samples: sets.train.count)
+                try Train.requireFinite(e, at: "the end of epoch \(e.epoch)")
+                let checkpoint = Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil))
+                try Train.requireFinite(checkpoint, at: "the end of epoch \(e.epoch)")
+                try OutputPaths.save(checkpoint, to: checkpointPath, note: keptText(e.epoch))
+                checkpointEpoch = e.epoch
+                if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
+            }
+            (model, test, movingTest) = try finalModel(network, trainer, sets)
+            try Train.requireFinite(model, at: "the end of training")
+            try Train.requireFinite(EpochOutcome(epoch: 0, trainLoss: 0, seconds: 0, validation: nil, test: test), at: "the end of training")
+        } catch let error as TrainingError where error.kind == .diverged {
+            progress.finish()
+            throw CheckFailed(divergedText(error, checkpointEpoch: checkpointEpoch))
         }
-        let (model, test, movingTest) = try finalModel(network, trainer, sets)
-        try ModelFile.save(model, to: output)
-        try? FileManager.default.removeItem(atPath: checkpointPath)
+        try OutputPaths.save(model, to: output, note: "wrote \(output) (complete)")
+        _ = BytePath.withCString(targets?[1].resolved ?? checkpointPath) { unlink($0) }
         if json {
             var fields: [(String, String)] = [("event", "\"test\""), ("loss", JSONText.number(test.loss))]
             if let a = test.accuracy { fields.append(("accuracy", JSONText.number(a))) }
@@ -305,6 +338,71 @@ struct Train: ParsableCommand {
             }
             print(Train.describe(test, as: "test").dropFirst(2) + "  → \(output)")
         }
+    }
+
+    /// The data files a run reads (none for the toy set; a file that is missing is reported
+    /// when the data is loaded).
+    func dataInputs() -> [OutputPaths.Input] {
+        guard !isToy else { return [] }
+        let folder = data ?? MNISTFolder.defaultDirectory
+        return [MNISTFolder.trainImages, MNISTFolder.trainLabels, MNISTFolder.testImages, MNISTFolder.testLabels]
+            .compactMap { try? MNISTFolder.locate($0, in: folder) }
+            .map { .init("the data file", $0) }
+    }
+
+    /// The size policy once the data is known: an explicit batch larger than the training
+    /// examples, and the memory of the networks (`TrainingMemory`) against what is available.
+    func checkSizes(_ networks: [[LayerSpec]], _ sets: DataSets) throws(TrainingError) {
+        if let batchSize, batchSize > sets.train.count {
+            throw TrainingError(place: "--batch-size \(batchSize)",
+                                problem: "is more than the \(sets.train.count) training examples; use at most --batch-size \(sets.train.count) (one step per epoch)")
+        }
+        var fixed = 0, perExample = 0, parameters = 0
+        for specs in networks {
+            let m = try TrainingMemory.estimate(inputShape: sets.train.inputShape, layers: specs, optimizerSlots: optimizerKind.stateSlots)
+            fixed = TrainingMemory.add(fixed, m.fixedBytes)
+            perExample = TrainingMemory.add(perExample, m.bytesPerExample)
+            parameters = TrainingMemory.add(parameters, m.parameters)
+        }
+        try SizePolicy.requireTrainingMemory(fixed: fixed, perExample: perExample, batch: resolvedBatch,
+                                             what: "training \(parameters) parameters", network: "--arch \(resolvedArch)")
+    }
+
+    /// Refuses to write a model whose weights are not finite (training diverged without a
+    /// non-finite loss, e.g. at the very last update).
+    static func requireFinite(_ model: Model, at when: String) throws(TrainingError) {
+        if let f = FiniteWeights.nonFiniteTensors(in: model.graph).first {
+            throw TrainingError(place: when, problem: "tensor '\(f.tensor)': \(f.summary)", kind: .diverged)
+        }
+    }
+
+    /// Refuses an epoch whose validation or test loss is not finite: the weights are finite
+    /// but the network's values overflow, so its checkpoint would compute NaN.
+    static func requireFinite(_ e: EpochOutcome, at when: String) throws(TrainingError) {
+        for (label, evaluation) in [("validation", e.validation), ("test", e.test)] {
+            if let loss = evaluation?.loss, !loss.isFinite {
+                throw TrainingError(place: when, problem: "the \(label) loss is \(loss.isNaN ? "NaN" : "infinite") (the network's values overflow)", kind: .diverged)
+            }
+        }
+    }
+
+    /// `v` with 4 decimals, or "NaN", "+Inf", "-Inf" (never C's "-nan").
+    static func fixed(_ v: Double) -> String {
+        v.isNaN ? "NaN" : v.isInfinite ? (v > 0 ? "+Inf" : "-Inf") : String(format: "%.4f", v)
+    }
+
+    /// The interruption line's note: what is on disk and how to go on.
+    func keptText(_ checkpointEpoch: Int?) -> String {
+        guard let e = checkpointEpoch, e > 0 else { return "nothing written (no checkpoint yet)" }
+        return "kept the checkpoint \(checkpointPath) (epoch \(e) of \(resolvedEpochs) done); run the same command with --resume to continue"
+    }
+
+    /// The message when training stopped at a non-finite loss (exit 1).
+    func divergedText(_ error: TrainingError, checkpointEpoch: Int?) -> String {
+        let kept = checkpointEpoch.map { e in
+            "the checkpoint \(checkpointPath) (after epoch \(e)) is kept, but it resumes only with the same settings"
+        } ?? "no checkpoint written"
+        return "\(output): training stopped at \(error.place): \(error.problem); no model written, \(kept); rerun with a smaller --lr (now \(resolvedLR))"
     }
 
     /// One epoch's figures (see `runEpoch`).
@@ -398,6 +496,11 @@ struct Train: ParsableCommand {
         let folder = data ?? MNISTFolder.defaultDirectory
         var (train, test) = try MNISTFolder.load(directory: folder)
         if let limit, limit < train.count { train = train.subset(0..<limit) }
+        if let validation, validation > train.count - 2 {
+            let source = limit != nil && limit! <= train.count ? "--limit \(limit!)" : "\(folder)"
+            throw TrainingError(place: "--validation \(validation)",
+                                problem: "leaves fewer than 2 of the \(train.count) examples (\(source)) to train on; use at most --validation \(train.count - 2)")
+        }
         let split = train.split(validationCount: Train.validationCount(validation, of: train.count))
         let names = data == nil
             ? "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
@@ -449,9 +552,9 @@ struct Train: ParsableCommand {
             fields += [("seconds", JSONText.number(seconds)), ("samples_per_second", JSONText.number(rate))]
             print(JSONText.object(fields))
         } else {
-            var line = String(format: "epoch %d/%d  train loss %.4f", epoch, resolvedEpochs, trainLoss)
+            var line = "epoch \(epoch)/\(resolvedEpochs)  train loss " + Train.fixed(trainLoss)
             if let validation {
-                line += String(format: "  val loss %.4f", validation.loss)
+                line += "  val loss " + Train.fixed(validation.loss)
                 if let a = validation.accuracy { line += String(format: "  val accuracy %.2f%%", a * 100) }
             }
             if let test, let a = test.accuracy { line += String(format: "  test accuracy %.2f%%", a * 100) }
@@ -462,32 +565,52 @@ struct Train: ParsableCommand {
     }
 }
 
-/// A one-line progress bar redrawn in place (only on terminals), at most 10 times a second.
+/// A one-line progress bar redrawn in place (only on terminals), at most 10 times a second:
+/// training's steps (standard output) and fold's probes (standard error).
 final class Progress {
     let enabled: Bool
+    let fd: Int32
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var drawn = false
+    private let start = ContinuousClock.now
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(enabled: Bool, fd: Int32 = STDOUT_FILENO) {
+        self.enabled = enabled
+        self.fd = fd
+    }
 
     func update(_ p: StepProgress, epochs: Int) {
         guard enabled else { return }
-        let now = ContinuousClock.now
-        guard p.step == p.steps || now - lastDraw >= .milliseconds(100) else { return }
-        lastDraw = now
-        let width = 24
-        let filled = p.steps > 0 ? width * p.step / p.steps : width
-        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
         let rate = Double(p.samples) / max(p.seconds, 1e-9)
         let eta = p.step > 0 ? p.seconds * Double(p.steps - p.step) / Double(p.step) : 0
-        let line = String(format: "epoch %d/%d [%@] %d/%d  %.0f samples/s  loss %.4f  ETA %.0fs",
-                          p.epoch + 1, epochs, bar, p.step, p.steps, rate, p.runningLoss, eta)
-        FileHandle.standardOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
+        draw("epoch \(p.epoch + 1)/\(epochs)", fraction: p.steps > 0 ? Double(p.step) / Double(p.steps) : 1,
+             detail: "\(p.step)/\(p.steps)" + String(format: "  %.0f samples/s  loss %.4f  ETA %.0fs", rate, p.runningLoss, eta),
+             final: p.step == p.steps)
+    }
+
+    /// Draws "<label> [=====     ] <detail>"; `fraction` done in [0, 1]; the ETA from the
+    /// time since this bar was made when `detail` is nil.
+    func draw(_ label: String, fraction: Double, detail: String? = nil, final: Bool = false) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        guard final || now - lastDraw >= .milliseconds(100) else { return }
+        lastDraw = now
+        let width = 24
+        let filled = max(0, min(width, Int(Double(width) * fraction)))
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let elapsed = (now - start).seconds
+        let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
+        let line = "\(label) [\(bar)] " + (detail ?? String(format: "ETA %.0fs", eta))
+        write(Array(("\r" + line + "\u{1B}[K").utf8))
         drawn = true
     }
 
     func finish() {
-        if drawn { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        if drawn { write(Array("\r\u{1B}[K".utf8)) }
         drawn = false
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 }

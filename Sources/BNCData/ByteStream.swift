@@ -1,3 +1,4 @@
+import BNCFileSystem
 import CZlib
 
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ final class RawSource {
         self.memory = []
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below);
         // reads from regular files ignore the flag.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = BytePath.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 {
             let code = errno
             let reason = String(cString: strerror(code))

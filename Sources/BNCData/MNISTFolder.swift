@@ -41,6 +41,8 @@ public enum MNISTFolder {
     }
 }
 
+import BNCFileSystem
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,8 +50,7 @@ import Darwin
 #endif
 
 private func fileType(_ path: String) -> Int? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
+    guard let info = BytePath.status(path) else { return nil }
     return Int(info.st_mode) & 0o170000
 }
 

@@ -1,3 +1,4 @@
+import BNCFileSystem
 import Foundation
 
 /// bnc's one JSON writer: the text of every JSON document bnc prints or stores (command
@@ -8,7 +9,11 @@ import Foundation
 /// - `string`, `number` and `object` build text piece by piece, for output that streams
 ///   (one line per epoch, one row per image) or whose key order is documented;
 /// - `encode` writes an `Encodable` value as one document with sorted keys.
-/// Both escape only what JSON requires (`"`, `\`, control characters; `/` stays as is).
+/// Both escape only what JSON requires (`"`, `\`, control characters; `/` stays as is), and
+/// the scalars that stand for the bytes of a file name that is not UTF-8 (`BytePath`,
+/// U+EF80–U+EFFF) as `\uXXXX`: the CLI writes text out with those scalars turned back into
+/// raw bytes, which would leave a JSON document that is not UTF-8; escaped, it stays valid
+/// and a name read back from it is the same name.
 public enum JSONText {
     /// A JSON string literal: `"` and `\` escaped, `\n` `\r` `\t` by name, other control
     /// characters as `\u00XX`; everything else (including non-ASCII) as is.
@@ -22,7 +27,7 @@ public enum JSONText {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 {
+                if u.value < 0x20 || BytePath.escapes.contains(u.value) {
                     let hex = String(u.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
@@ -70,6 +75,13 @@ public enum JSONText {
             encoder.nonConformingFloatEncodingStrategy = .convertToString(
                 positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         }
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+        guard BytePath.hasEscapes(text) else { return text }
+        // Escape scalars occur only inside strings.
+        var out = ""
+        for u in text.unicodeScalars {
+            if BytePath.escapes.contains(u.value) { out += "\\u" + String(u.value, radix: 16) } else { out.unicodeScalars.append(u) }
+        }
+        return out
     }
 }

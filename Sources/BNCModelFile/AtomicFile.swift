@@ -1,3 +1,4 @@
+import BNCFileSystem
 import BNCGraph
 #if canImport(Glibc)
 import Glibc
@@ -17,114 +18,224 @@ import Glibc
 /// Either way the next write to the same target removes temporary files of processes that
 /// no longer run.
 ///
-/// A target that exists and is read-only (no owner write permission, or not writable by
-/// this user) is not replaced, although rename could: read-only says "keep".
+/// What a path means (`target(for:)`, the same checks before any work and at the write):
+/// - a symbolic link is written through: its final target is replaced atomically (as
+///   editors do), the link stays; a dangling link creates its target;
+/// - a character device or a FIFO (`/dev/null`, `/dev/stdout` on a pipe, a named pipe) is
+///   written straight into, without temporary file or rename (there is no old content to
+///   keep and a rename would replace the device by a file);
+/// - a directory, a block device, a socket, a missing folder or a folder bnc cannot write
+///   into are refused;
+/// - a target that exists and is read-only (no owner write permission, or not writable by
+///   this user) is not replaced, although rename could: read-only says "keep".
 public enum AtomicFile {
-    /// Atomically replaces (or creates) `path` with `bytes`.
-    public static func write(_ bytes: [UInt8], to path: String) throws(ModelError) {
+    /// Where a write to a path goes, found before any work.
+    public struct Target: Equatable, Sendable {
+        public enum Kind: Equatable, Sendable {
+            /// A regular file that does not exist yet: created atomically.
+            case newFile
+            /// A regular file that exists: replaced atomically.
+            case existingFile
+            /// A character device or FIFO: written straight into.
+            case stream
+        }
+        /// The path given.
+        public var path: String
+        /// The path written: `path`, or the final target of its symbolic links.
+        public var resolved: String
+        public var kind: Kind
+        /// Device and inode of what exists there (nil for a new file).
+        public var identity: FileIdentity?
+    }
+
+    /// Resolves `path` (see the type's notes) and checks that bnc can write it, without
+    /// writing anything; throws the error `write` would.
+    public static func target(for path: String) throws(ModelError) -> Target {
         func failure(_ problem: String) -> ModelError { ModelError(.io, file: path, place: "", problem: problem) }
-        let (dir, base) = split(path)
+        if path.isEmpty { throw failure("an empty file name; give a file name such as model.pb") }
+        // Streams first: /dev/stdout on a pipe is a link to "pipe:[…]", which only the
+        // kernel's own lookup follows.
+        if let st = BytePath.status(path) {
+            let type = st.st_mode & S_IFMT
+            if type == S_IFCHR || type == S_IFIFO {
+                return Target(path: path, resolved: path, kind: .stream, identity: FileIdentity(st))
+            }
+        }
+        let resolved = try resolveLinks(path)
+        let via = BytePath.same(resolved, path) ? "" : " (where the link \(path) leads)"
+        let (dir, base) = BytePath.split(resolved)
         if base.isEmpty || base == "." || base == ".." {
-            throw failure("is a directory name, not a file name")
+            throw failure("is a directory name, not a file name; give a file name such as \(suggestion(path))")
         }
-        var st = stat()
-        if stat(dir, &st) != 0 {
-            throw failure(errno == ENOENT ? "cannot write: directory '\(dir)' does not exist" : "cannot write into '\(dir)': \(errorText())")
+        guard let dst = BytePath.status(dir) else {
+            if errno == ENOENT { throw failure("cannot write: directory '\(dir)'\(via) does not exist") }
+            throw failure("cannot write into '\(dir)'\(via): \(BytePath.errorText())")
         }
-        if (st.st_mode & S_IFMT) != S_IFDIR {
-            throw failure("cannot write: '\(dir)' is not a directory")
+        if (dst.st_mode & S_IFMT) != S_IFDIR {
+            throw failure("cannot write: '\(dir)'\(via) is not a directory")
         }
-        if stat(path, &st) == 0 {
-            if (st.st_mode & S_IFMT) == S_IFDIR {
-                throw failure("is a directory; give a file name")
+        if let st = BytePath.status(resolved) {
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                throw failure("is a directory\(via); give a file name, e.g. \(suggestion(path))")
+            case S_IFBLK:
+                throw failure("is a block device\(via); bnc writes files, character devices such as /dev/null, and pipes")
+            case S_IFSOCK:
+                throw failure("is a socket\(via); bnc writes files, character devices such as /dev/null, and pipes")
+            case S_IFREG:
+                let writable = BytePath.withCString(resolved) { access($0, W_OK) } == 0
+                if (st.st_mode & S_IWUSR) == 0 || !writable {
+                    throw failure("is read-only (mode 0\(String(st.st_mode & 0o777, radix: 8)))\(via); bnc does not replace it: make it writable (chmod u+w) or write elsewhere")
+                }
+            default:
+                throw failure("is not a regular file\(via); bnc writes files, character devices such as /dev/null, and pipes")
             }
-            if (st.st_mode & S_IWUSR) == 0 || access(path, W_OK) != 0 {
-                throw failure("is read-only (mode 0\(String(st.st_mode & 0o777, radix: 8))); bnc does not replace it: make it writable (chmod u+w) or write elsewhere")
-            }
+            try requireWritableDirectory(dir, via: via, path: path)
+            return Target(path: path, resolved: resolved, kind: .existingFile, identity: FileIdentity(st))
         }
-        let prefix = (dir == "." && !path.hasPrefix("./") ? "" : dir + "/")
+        try requireWritableDirectory(dir, via: via, path: path)
+        return Target(path: path, resolved: resolved, kind: .newFile, identity: nil)
+    }
+
+    /// Atomically replaces (or creates) `path` with `bytes`; a stream is written straight into.
+    public static func write(_ bytes: [UInt8], to path: String) throws(ModelError) {
+        let target = try target(for: path)
+        if target.kind == .stream {
+            return try writeStream(bytes, to: target)
+        }
+        func failure(_ problem: String) -> ModelError { ModelError(.io, file: path, place: "", problem: problem) }
+        let (dir, base) = BytePath.split(target.resolved)
+        let prefix = (dir == "." && !target.resolved.hasPrefix("./") ? "" : dir + "/")
         let tmp = prefix + ".\(base).tmp-\(getpid())"
         removeStaleTemporaries(dir: dir, prefix: prefix, base: base)
-        var fd = access("/proc/self/fd", X_OK) == 0 ? open(dir, oTmpFile | O_WRONLY | O_CLOEXEC, 0o644) : -1
+        let useTmpFile = access("/proc/self/fd", X_OK) == 0
+        var fd = useTmpFile ? BytePath.withCString(dir) { open($0, oTmpFile | O_WRONLY | O_CLOEXEC, 0o644) } : -1
         var named = fd < 0
         if named {
-            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            fd = BytePath.withCString(tmp) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         }
         if fd < 0 {
-            throw failure("cannot create a temporary file in '\(dir)': \(errorText())")
+            throw failure("cannot create a temporary file in '\(dir)': \(BytePath.errorText())")
         }
         var renamed = false
         defer {
-            if named && !renamed { unlink(tmp) }
+            if named && !renamed { _ = BytePath.withCString(tmp) { unlink($0) } }
         }
         do {
             defer { close(fd) }
-            var written = 0
-            while written < bytes.count {
-                let n = bytes.withUnsafeBytes { buf in
-                    Glibc.write(fd, buf.baseAddress! + written, bytes.count - written)
-                }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("write failed after \(written) of \(bytes.count) bytes: \(errorText()); the previous file is unchanged")
-                }
-                written += n
-            }
+            try writeAll(bytes, fd: fd, path: path, keeps: "the previous file is unchanged")
             if fsync(fd) != 0 {
-                throw failure("fsync failed: \(errorText()); the previous file is unchanged")
+                throw failure("fsync failed: \(BytePath.errorText()); the previous file is unchanged")
             }
             if !named {
-                if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0 {
-                    throw failure("cannot name the temporary file in '\(dir)': \(errorText()); the previous file is unchanged")
+                let rc = BytePath.withCString(tmp) { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, $0, AT_SYMLINK_FOLLOW) }
+                if rc != 0 {
+                    throw failure("cannot name the temporary file in '\(dir)': \(BytePath.errorText()); the previous file is unchanged")
                 }
                 named = true
             }
         }
-        if rename(tmp, path) != 0 {
-            throw failure("cannot replace the file: \(errorText()); the previous file is unchanged")
+        let rc = BytePath.withCString(tmp) { from in BytePath.withCString(target.resolved) { to in rename(from, to) } }
+        if rc != 0 {
+            throw failure("cannot replace the file: \(BytePath.errorText()); the previous file is unchanged")
         }
         renamed = true
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let dfd = BytePath.withCString(dir) { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         if dfd >= 0 {
             _ = fsync(dfd)
             close(dfd)
         }
     }
 
+    /// Writes into a character device or FIFO (opening a FIFO waits for a reader, as a
+    /// shell redirection does).
+    private static func writeStream(_ bytes: [UInt8], to target: Target) throws(ModelError) {
+        let fd = BytePath.withCString(target.path) { open($0, O_WRONLY | O_CLOEXEC) }
+        if fd < 0 {
+            throw ModelError(.io, file: target.path, place: "", problem: "cannot open for writing: \(BytePath.errorText())")
+        }
+        defer { close(fd) }
+        try writeAll(bytes, fd: fd, path: target.path, keeps: "what was written before stays written")
+    }
+
+    private static func writeAll(_ bytes: [UInt8], fd: Int32, path: String, keeps: String) throws(ModelError) {
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { buf in
+                Glibc.write(fd, buf.baseAddress! + written, bytes.count - written)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ModelError(.io, file: path, place: "",
+                                 problem: "write failed after \(written) of \(bytes.count) bytes: \(BytePath.errorText()); \(keeps)")
+            }
+            written += n
+        }
+    }
+
+    /// The final target of `path`'s symbolic links (`path` itself when it is none); links
+    /// inside the folder part are left to the kernel.
+    private static func resolveLinks(_ path: String) throws(ModelError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            guard let st = BytePath.status(current, followLinks: false), (st.st_mode & S_IFMT) == S_IFLNK,
+                  let link = BytePath.linkTarget(current)
+            else { return current }
+            current = link.hasPrefix("/") ? link : BytePath.split(current).directory + "/" + link
+        }
+        throw ModelError(.io, file: path, place: "", problem: "too many levels of symbolic links")
+    }
+
+    private static func requireWritableDirectory(_ dir: String, via: String, path: String) throws(ModelError) {
+        if BytePath.withCString(dir, { access($0, W_OK | X_OK) }) != 0 {
+            throw ModelError(.io, file: path, place: "", problem: "cannot write into '\(dir)'\(via): \(BytePath.errorText())")
+        }
+    }
+
+    /// "x/" → "x/model.pb" (a file name inside the folder given).
+    private static func suggestion(_ path: String) -> String {
+        (path.hasSuffix("/") ? path : path + "/") + "model.pb"
+    }
+
     /// Removes `.BASE.tmp-PID` files in `dir` left by killed writers: every such file but
     /// those of running processes other than this one (whose own leftover, from an earlier
     /// process with the same pid, is removed too).
     private static func removeStaleTemporaries(dir: String, prefix: String, base: String) {
-        guard let d = opendir(dir) else { return }
+        guard let d = BytePath.withCString(dir, { opendir($0) }) else { return }
         defer { closedir(d) }
         let start = ".\(base).tmp-"
         var stale: [String] = []
         while let entry = readdir(d) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                BytePath.string(raw.prefix { $0 != 0 })
             }
             guard name.hasPrefix(start), let pid = pid_t(name.dropFirst(start.count)) else { continue }
             if pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) { stale.append(name) }
         }
-        for name in stale { unlink(prefix + name) }
+        for name in stale { _ = BytePath.withCString(prefix + name) { unlink($0) } }
     }
 
     /// Linux `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; the C macro is not imported).
     private static let oTmpFile: Int32 = 0o20_000_000 | O_DIRECTORY
 
-    /// Reads a whole file, refusing files larger than `limit` bytes before allocating.
+    /// Reads a whole regular file, refusing files larger than `limit` bytes before
+    /// allocating. A FIFO, device or socket is refused (opened without waiting for a writer):
+    /// a model has a size to check first.
     public static func read(_ path: String, limit: Int) throws(ModelError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = BytePath.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         if fd < 0 {
-            throw ModelError(.io, file: path, place: "", problem: "cannot open: \(errorText())")
+            throw ModelError(.io, file: path, place: "", problem: "cannot open: \(BytePath.errorText())")
         }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            throw ModelError(.io, file: path, place: "", problem: "cannot stat: \(errorText())")
+            throw ModelError(.io, file: path, place: "", problem: "cannot stat: \(BytePath.errorText())")
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             throw ModelError(.io, file: path, place: "", problem: "is a directory, not a file")
+        }
+        if (st.st_mode & S_IFMT) != S_IFREG {
+            throw ModelError(.io, file: path, place: "", problem: "is not a regular file (a pipe, device or socket); bnc reads model files")
         }
         let size = Int(st.st_size)
         if size > limit {
@@ -138,22 +249,12 @@ public enum AtomicFile {
             }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ModelError(.io, file: path, place: "byte \(got)", problem: "read failed: \(errorText())")
+                throw ModelError(.io, file: path, place: "byte \(got)", problem: "read failed: \(BytePath.errorText())")
             }
             if n == 0 { break }
             got += n
         }
         if got < size { bytes.removeLast(size - got) }
         return bytes
-    }
-
-    private static func split(_ path: String) -> (dir: String, base: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-        let dir = String(path[..<slash])
-        return (dir.isEmpty ? "/" : dir, String(path[path.index(after: slash)...]))
-    }
-
-    private static func errorText() -> String {
-        String(cString: strerror(errno))
     }
 }

@@ -32,10 +32,12 @@ public struct FoldProof: Equatable, Sendable {
     public var realProbes: Int
     public var randomProbes: Int
     public var tolerance: Double
+    /// The folded graph is the original (nothing was folded), so no probe is needed.
+    public var identical: Bool
 
     public init(
         maxAbsDiff: Double, maxRelDiff: Double, outputScale: Double, argmaxAgreement: Double, probes: Int,
-        realProbes: Int, randomProbes: Int, tolerance: Double
+        realProbes: Int, randomProbes: Int, tolerance: Double, identical: Bool = false
     ) {
         self.maxAbsDiff = maxAbsDiff
         self.maxRelDiff = maxRelDiff
@@ -45,21 +47,31 @@ public struct FoldProof: Equatable, Sendable {
         self.realProbes = realProbes
         self.randomProbes = randomProbes
         self.tolerance = tolerance
+        self.identical = identical
     }
 
-    /// Whether the folded model is within `tolerance`.
-    public var passed: Bool { maxRelDiff <= tolerance }
+    /// The proof of a fold that changed nothing.
+    public static func unchanged(tolerance: Double) -> FoldProof {
+        FoldProof(maxAbsDiff: 0, maxRelDiff: 0, outputScale: 0, argmaxAgreement: 1, probes: 0, realProbes: 0,
+                  randomProbes: 0, tolerance: tolerance, identical: true)
+    }
+
+    /// Whether the folded model is within `tolerance` on at least one probe (a changed graph
+    /// compared on no input is not proven), or is the original.
+    public var passed: Bool { identical || (probes > 0 && maxRelDiff <= tolerance) }
 
     /// Runs both graphs on `images` (real probes: `count` × the graph's input size, already
     /// scaled the way the model expects) and on `randomProbes` seeded uniform inputs in
     /// `randomRange`. Throws when a graph cannot be run (`memoryLimit` goes to `Executor`).
     /// Probes run in chunks of at most `Executor.defaultMemoryBudget` bytes of input, so
     /// memory stays flat whatever the probe count. An output that is NaN in either model
-    /// counts as an infinite difference: NaN = NaN proves nothing.
+    /// counts as an infinite difference: NaN = NaN proves nothing. `progress` is called after
+    /// each chunk with (probes done, probes in all).
     public static func run(
         original: Graph, folded: Graph, images: [Float] = [], randomProbes: Int = 100,
         randomRange: ClosedRange<Float> = 0...1, seed: UInt64 = 0x5EED_F01D, tolerance: Double = defaultTolerance,
-        memoryLimit: Int = Executor.defaultMemoryLimit, opset: Int = Int(Model.opsetWritten)
+        memoryLimit: Int = Executor.defaultMemoryLimit, opset: Int = Int(Model.opsetWritten),
+        progress: ((Int, Int) -> Void)? = nil
     ) throws(ModelError) -> FoldProof {
         let a = try Executor(graph: original, opset: opset, maxBatch: 256, memoryLimit: memoryLimit)
         let b = try Executor(graph: folded, opset: opset, maxBatch: 256, memoryLimit: memoryLimit)
@@ -106,6 +118,7 @@ public struct FoldProof: Equatable, Sendable {
             }
             for p in 0..<m where argmax(allA[0], p * k, k) == argmax(allB[0], p * k, k) { agree += 1 }
             done += m
+            progress?(done, count)
         }
         let rel = maxAbs == 0 ? 0 : maxAbs / (scale > 0 ? scale : 1)
         return FoldProof(

@@ -1,5 +1,10 @@
 import BNCJSON
+import BNCFileSystem
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a metrics file cannot be used: one line naming the file, the place in it (a JSON path
 /// like `runs[1].snapshots[0].layers[2].histogram`, or a line) and the problem.
@@ -25,26 +30,29 @@ public enum MetricsFile {
 
     /// Reads and checks a metrics file (either form).
     public static func read(path: String) throws(ReportError) -> ComparisonMetrics {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ReportError(file: path, place: "", problem: "no such file")
+        let fd = BytePath.withCString(path) { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
+        guard fd >= 0 else {
+            throw ReportError(file: path, place: "", problem: errno == ENOENT ? "no such file" : "cannot be opened for reading: \(BytePath.errorText())")
         }
-        guard !isDirectory.boolValue else { throw ReportError(file: path, place: "", problem: "is a directory, not a metrics file") }
-        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ReportError(file: path, place: "", problem: "cannot stat: \(BytePath.errorText())") }
+        guard (info.st_mode & S_IFMT) != S_IFDIR else { throw ReportError(file: path, place: "", problem: "is a directory, not a metrics file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ReportError(file: path, place: "", problem: "is not a regular file") }
+        let size = Int(info.st_size)
         guard size <= maximumBytes else {
             throw ReportError(file: path, place: "", problem: "is \(size) bytes; a metrics file is at most \(maximumBytes) bytes")
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ReportError(file: path, place: "", problem: "cannot be opened for reading")
+        var bytes = [UInt8](repeating: 0, count: size)
+        var got = 0
+        while got < size {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, size - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw ReportError(file: path, place: "byte \(got)", problem: "cannot be read: \(BytePath.errorText())") }
+            if n == 0 { break }
+            got += n
         }
-        defer { try? handle.close() }
-        let data: Data
-        do {
-            data = try handle.readToEnd() ?? Data()
-        } catch {
-            throw ReportError(file: path, place: "", problem: "cannot be read (\(error.localizedDescription))")
-        }
-        return try decode([UInt8](data), path: path)
+        return try decode(Array(bytes[0..<got]), path: path)
     }
 
     /// Decodes and checks metrics from the bytes of a file called `path`.

@@ -1,7 +1,9 @@
 /// One chart of a report: an SVG, its title and what it shows.
 public struct ReportFigure: Sendable {
-    /// File-name suffix and HTML id: "loss", "validation", "histograms", "units".
+    /// File-name suffix and HTML id: one of `ids`.
     public var id: String
+    /// Every figure a report can have, in page order.
+    public static let ids = ["loss", "validation", "histograms", "units"]
     public var title: String
     /// One or two sentences on what is drawn and how to read it.
     public var caption: String

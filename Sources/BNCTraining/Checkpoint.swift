@@ -32,6 +32,32 @@ public enum Checkpoint {
         return model
     }
 
+    /// The settings that differ between two config texts ("key=value" words; a value may
+    /// span words, as the optimizer's does), e.g. "lr=0.5 in the checkpoint, lr=0.01 now".
+    static func difference(saved: String, now: String) -> String {
+        func settings(_ text: String) -> [(key: String, value: String)] {
+            var out: [(key: String, value: String)] = []
+            for word in text.split(separator: " ") {
+                if let eq = word.firstIndex(of: "=") {
+                    out.append((String(word[..<eq]), String(word[word.index(after: eq)...])))
+                } else if !out.isEmpty {
+                    out[out.count - 1].value += " " + word
+                }
+            }
+            return out
+        }
+        let a = settings(saved), b = settings(now)
+        var parts: [String] = []
+        for (key, value) in a {
+            let other = b.first { $0.key == key }?.value
+            if other != value { parts.append("\(key)=\(value) in the checkpoint, " + (other.map { "\(key)=\($0) now" } ?? "not set now")) }
+        }
+        for (key, value) in b where !a.contains(where: { $0.key == key }) {
+            parts.append("\(key)=\(value) now, not in the checkpoint")
+        }
+        return parts.isEmpty ? "the settings text differs" : parts.joined(separator: "; ")
+    }
+
     /// Restores weights, moving statistics, optimizer state and counters from a checkpoint
     /// made by `model(_:config:)` for the same configuration.
     public static func restore(_ model: Model, into trainer: Trainer, config: String) throws(TrainingError) {
@@ -44,7 +70,7 @@ public enum Checkpoint {
         guard saved == config else {
             throw TrainingError(
                 place: "checkpoint",
-                problem: "was made with different settings (\(saved)); now: \(config). Rerun with the same options, or delete the checkpoint to start over")
+                problem: "was made with different settings: \(difference(saved: saved, now: config)); rerun with the checkpoint's settings, or delete it to start over")
         }
         let network = trainer.network
         for (name, dims, _) in network.namedTensors() {

@@ -12,7 +12,10 @@ public enum ModelImport {
         public var batchNorms: [(unit: String, node: String, mean: String, variance: String)]
     }
 
-    public static func network(from model: Model) throws(TrainingError) -> Imported {
+    /// The network of `model`. Its task is classification when the graph ends in Softmax,
+    /// else regression, unless `task` says otherwise (a classifier whose graph ends in its
+    /// logits: the softmax cross-entropy of training and the argmax are the same on them).
+    public static func network(from model: Model, task forcedTask: Task? = nil) throws(TrainingError) -> Imported {
         let graph = model.graph
         guard let input = graph.runtimeInputs.first, graph.runtimeInputs.count == 1,
               let shape = input.shape, shape.count == 2 || shape.count == 4 else {
@@ -136,7 +139,7 @@ public enum ModelImport {
             throw TrainingError(place: "graph output '\(out.name)'", problem: "must be the single output of the last node")
         }
         let network = try Network(inputShape: inputShape, layers: specs, batchNorm: settings ?? BatchNormSettings(),
-                                  task: task, initializer: .glorot, seed: 0)
+                                  task: forcedTask ?? task, initializer: .glorot, seed: 0)
         var bns: [(String, String, String, String)] = []
         var bnIndex = 0
         for (unit, list) in zip(network.units, tensorsPerUnit) {

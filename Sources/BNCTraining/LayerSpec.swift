@@ -143,6 +143,7 @@ public enum ArchitectureSpec {
                 guard let n = Int(t.dropFirst()), n > 0 else {
                     throw TrainingError(place: place, problem: "dense needs a positive unit count, e.g. d100")
                 }
+                try checkSize(n, "units", place: place)
                 raw.append(.dense(units: n, bias: true))
             } else if t.hasPrefix("c") {
                 raw.append(.conv(try parseConv(t, place: place)))
@@ -150,12 +151,24 @@ public enum ArchitectureSpec {
                 guard let k = Int(t.dropFirst()), k > 0 else {
                     throw TrainingError(place: place, problem: "max pooling needs a positive size, e.g. p2")
                 }
+                try checkSize(k, "pooling size", place: place)
                 raw.append(.maxPool(PoolSpec(kernel: (k, k), strides: (k, k))))
             } else {
                 throw TrainingError(place: place, problem: "unknown layer; use d<N>, c<N>[k<K>][s<S>][v|p<P>], p<K>, bn, relu, sigmoid, tanh, act, drop<R>, flat")
             }
         }
         return normalized(raw, imageInput: imageInput)
+    }
+
+    /// Largest count in a spec (units, filters, kernel, stride, padding, pooling size): 2²⁴,
+    /// so that products of three of them fit in an Int; whether the machine has memory for
+    /// the network is `TrainingMemory`'s question.
+    public static let maximumSize = 1 << 24
+
+    private static func checkSize(_ n: Int, _ what: String, place: String) throws(TrainingError) {
+        guard n <= maximumSize else {
+            throw TrainingError(place: place, problem: "\(n) \(what) is more than bnc allows (\(maximumSize))")
+        }
     }
 
     /// Drops biases before BN and inserts `flatten` before the first dense after a conv/pool.
@@ -202,20 +215,24 @@ public enum ArchitectureSpec {
         guard let filters = number(), filters > 0 else {
             throw TrainingError(place: place, problem: "convolution needs a positive filter count, e.g. c32 or c32k5s2v")
         }
+        try checkSize(filters, "filters", place: place)
         var spec = ConvSpec(filters: filters)
         while let c = rest.first {
             rest = rest.dropFirst()
             switch c {
             case "k":
                 guard let k = number(), k > 0 else { throw TrainingError(place: place, problem: "k needs a positive kernel size") }
+                try checkSize(k, "kernel size", place: place)
                 spec.kernel = (k, k)
             case "s":
                 guard let s = number(), s > 0 else { throw TrainingError(place: place, problem: "s needs a positive stride") }
+                try checkSize(s, "stride", place: place)
                 spec.strides = (s, s)
             case "v":
                 spec.padding = .valid
             case "p":
                 guard let p = number() else { throw TrainingError(place: place, problem: "p needs a padding in pixels") }
+                try checkSize(p, "padding", place: place)
                 spec.padding = .explicit([p, p, p, p])
             default:
                 throw TrainingError(place: place, problem: "unexpected '\(c)'; convolution is c<N>[k<K>][s<S>][v|p<P>]")

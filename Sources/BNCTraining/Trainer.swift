@@ -62,6 +62,8 @@ public final class Trainer {
     private let values = FloatBuffer(count: 0)
     private let classes = Buffer<Int32>(count: 0)
     private var order: [Int] = []
+    /// The last finite mean batch loss and its optimizer step, for the message when one is not.
+    private var lastFinite: (step: Int, loss: Double)?
 
     public init(network: Network, options: TrainingOptions) throws(TrainingError) {
         guard options.batchSize >= 1 else { throw TrainingError(place: "--batch-size", problem: "must be at least 1") }
@@ -110,6 +112,10 @@ public final class Trainer {
             let indices = order[s..<min(s + b, data.count)]
             let n = indices.count
             let loss = try trainStep(data, indices)
+            guard loss.isFinite else {
+                throw diverged(loss / Double(n), epoch: epoch + 1, step: step + 1, steps: starts.count)
+            }
+            lastFinite = (optimizer.step, loss / Double(n))
             totalLoss += loss
             samples += n
             if let observer { try observer.trainer(self, didFinishStep: optimizer.step, batchLoss: loss / Double(n)) }
@@ -121,6 +127,15 @@ public final class Trainer {
         }
         epochsCompleted += 1
         return samples > 0 ? totalLoss / Double(samples) : 0
+    }
+
+    /// The error that stops training at a non-finite loss (Keras's TerminateOnNaN): the step,
+    /// the value, and the last finite loss before it.
+    private func diverged(_ loss: Double, epoch: Int, step: Int, steps: Int) -> TrainingError {
+        let last = lastFinite.map { "last finite loss \($0.loss) at step \($0.step)" } ?? "no step before it had a finite loss"
+        return TrainingError(
+            place: "epoch \(epoch), step \(step) of \(steps) (step \(optimizer.step) overall)",
+            problem: "the training loss is \(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf") (\(last))", kind: .diverged)
     }
 
     /// The first position (in the epoch's shuffled order) of each batch of an epoch over
@@ -195,8 +210,11 @@ public final class Trainer {
         }
         switch data.targets {
         case .classes(_, let k):
-            guard network.isClassifier, k == network.outputCount else {
-                throw TrainingError(place: "data", problem: "\(k) classes, but the network's last layer has \(network.outputCount) outputs")
+            guard network.isClassifier else {
+                throw TrainingError(place: "data", problem: "has \(k) classes, but the network is a regression (it does not end in Softmax) with \(network.outputCount) output\(network.outputCount == 1 ? "" : "s")")
+            }
+            guard k == network.outputCount else {
+                throw TrainingError(place: "data", problem: "has \(k) classes, but the network's last layer has \(network.outputCount) outputs")
             }
         case .values:
             guard !network.isClassifier else {

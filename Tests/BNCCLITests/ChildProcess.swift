@@ -29,19 +29,34 @@ struct ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, outputs.appendingPathComponent("stdout").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, outputs.appendingPathComponent("stderr").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // No signal blocked and SIGINT, SIGTERM at their defaults, whatever this process's
+        // thread has (the test runner's threads block most signals): as from a shell. bnc
+        // keeps an ignored SIGINT ignored, and the interruption tests send it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGTERM)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
             throw NSError(domain: "ChildProcess", code: Int(rc), userInfo: [NSLocalizedDescriptionKey: "posix_spawn \(executable): \(String(cString: strerror(rc)))"])
         }
         return ChildProcess(pid: pid, outputs: outputs)
     }
 
-    /// Runs the built bnc to completion.
-    static func runBNC(_ arguments: [String], outputs: URL) throws -> Exit {
-        try spawn(CLIRunner.executable.path, arguments, outputs: outputs).wait()
+    /// Runs the built bnc to completion (killed after `timeout` seconds).
+    static func runBNC(_ arguments: [String], outputs: URL, timeout: Double = 120) throws -> Exit {
+        try spawn(CLIRunner.executable.path, arguments, outputs: outputs).wait(timeout: timeout)
     }
 
     /// Runs the built bnc under `/bin/sh` after `setup` (shell commands such as

@@ -82,14 +82,14 @@ import Testing
     }
 
     @Test(arguments: [
-        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--epochs", "0"], "--epochs must be between 1 and 1000000"),
         (["--batch-size", "1"], "--batch-size must be at least 2"),
         (["--lr", "0"], "--lr must be a positive number"),
         (["--bn-momentum", "1.5"], "--bn-momentum is the weight of the old value"),
         (["--arch", "d10-x3"], "unknown layer"),
         (["--arch", "d100-bn-relu-d7"], "must end with a dense layer of 10 units"),
         (["--momentum", "0.9"], "--momentum applies to SGD"),
-        (["--dataset", "toy", "--limit", "100"], "--limit and --data apply to image data sets"),
+        (["--dataset", "toy", "--limit", "100"], "--limit, --validation and --data apply to image data sets"),
     ])
     func badOptionsSayWhatToType(_ args: [String], _ message: String) throws {
         let r = try CLIRunner.run(["train"] + args)

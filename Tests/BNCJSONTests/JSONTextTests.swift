@@ -14,6 +14,19 @@ import Testing
         #expect(JSONText.string("") == "\"\"")
     }
 
+    /// A file name that is not UTF-8 (its bytes carried as U+EF80–U+EFFF, see BytePath) is
+    /// escaped, so the document stays UTF-8 once the CLI writes names back as bytes, and
+    /// reads back to the same name.
+    @Test func fileNameByteEscapesAreEscaped() throws {
+        let name = "caf\u{EFE9}.pb"
+        #expect(JSONText.string(name) == "\"caf\\uefe9.pb\"")
+        struct Report: Encodable { var model: String }
+        let document = try JSONText.encode(Report(model: name))
+        #expect(document == "{\"model\":\"caf\\uefe9.pb\"}")
+        let parsed = try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: String]
+        #expect(parsed?["model"] == name)
+    }
+
     @Test func everyControlCharacterReadsBack() throws {
         let all = String(String.UnicodeScalarView((0..<0x20).compactMap(Unicode.Scalar.init))) + "\"\\/é\u{7F}"
         let parsed = try JSONSerialization.jsonObject(

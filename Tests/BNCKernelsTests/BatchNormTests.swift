@@ -165,6 +165,29 @@ struct BatchNormTests {
         }
     }
 
+    /// ε under the square root, in training and in inference, with a variance the size of ε
+    /// (9e-4 against ε = 1e-3), where its place decides the result: x̂ = x/√(σ² + ε) = ±0.688,
+    /// while √σ² + ε gives ±0.968 and no ε gives ±1: the nearest wrong placement is off by
+    /// 0.28, 2800× the tolerance of 1e-4 (the cases above, with variances near 2, see ε move
+    /// x̂ by only a few 1e-4).
+    @Test func epsilonSitsUnderTheSquareRoot() {
+        let x: [Float] = [0.03, -0.03, 0.03, -0.03]  // one channel, mean 0, biased variance 9e-4
+        var mean: [Float] = [0], variance: [Float] = [0], invStd: [Float] = [0]
+        var xhat = [Float](repeating: 0, count: 4), y = xhat
+        BatchNorm.trainingForward(x, batch: 4, channels: 1, spatial: 1, scale: nil, shift: nil, epsilon: 1e-3,
+                                  mean: &mean, variance: &variance, invStd: &invStd, normalized: &xhat, output: &y)
+        let expected = 0.03 / (9e-4 + 1e-3).squareRoot()
+        #expect(abs(Double(xhat[0]) - expected) < 1e-4 && abs(Double(xhat[1]) + expected) < 1e-4, "\(xhat)")
+        #expect(abs(Double(invStd[0]) - 1 / (9e-4 + 1e-3).squareRoot()) < 1e-3)
+        // Inference: a = γ/√(var + ε) with var 1e-4, ε 1e-3: 30.15, not 90.9 (√var + ε) or 100.
+        var a: [Float] = [0], b: [Float] = [0]
+        BatchNorm.inferenceCoefficients(scale: [1], bias: [0.5], mean: [0.2], variance: [1e-4], epsilon: 1e-3,
+                                        channels: 1, a: &a, b: &b)
+        let ref = 1 / (1e-4 + 1e-3).squareRoot()
+        #expect(abs(Double(a[0]) - ref) < 1e-4 * ref, "a \(a[0]) vs \(ref)")
+        #expect(abs(Double(b[0]) - (0.5 - 0.2 * ref)) < 1e-4 * ref, "b \(b[0])")
+    }
+
     @Test func movingStatisticsUseOldValueMomentum() {
         var rm: [Float] = [1, 2], rv: [Float] = [4, 5]
         BatchNorm.updateMovingStatistics(runningMean: &rm, runningVariance: &rv, batchMean: [3, 0], batchVariance: [2, 1],

@@ -57,12 +57,12 @@ import Glibc
         #expect(try AtomicFile.read(path, limit: 10) == [1, 2])
         #expect {
             try AtomicFile.write([3], to: dir.path + "/")
-        } throws: { error in (error as? ModelError)?.problem == "is a directory name, not a file name" }
+        } throws: { error in (error as? ModelError)?.problem == "is a directory name, not a file name; give a file name such as \(dir.path)/model.pb" }
         let sub = dir.appendingPathComponent("sub")
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
         #expect {
             try AtomicFile.write([3], to: sub.path)
-        } throws: { error in (error as? ModelError)?.problem == "is a directory; give a file name" }
+        } throws: { error in (error as? ModelError)?.problem == "is a directory; give a file name, e.g. \(sub.path)/model.pb" }
         #expect {
             try AtomicFile.write([3], to: dir.path + "/none/x.pb")
         } throws: { error in (error as? ModelError)?.problem == "cannot write: directory '\(dir.path)/none' does not exist" }

@@ -60,6 +60,26 @@ import Testing
         #expect(TensorDigest.status(of: m) == .absent)
     }
 
+    /// The digest covers every tensor's dims, not only its values: the same 6 floats as
+    /// [2, 3], [3, 2] or [6] are three digests, and a file whose dims were changed after it
+    /// was written (the stored digest left as it was) is refused.
+    @Test func digestNoticesChangedDims() throws {
+        var model = SampleModels.convDense()
+        model.graph.initializers.append(Tensor(name: "spare", dims: [2, 3], floats: [1, 2, 3, 4, 5, 6]))
+        let stamped = TensorDigest.stamped(model)
+        var digests: Set<String> = [TensorDigest.sha256(of: model.graph)]
+        for dims in [[3, 2], [6], [1, 2, 3]] {
+            var changed = stamped
+            let i = try #require(changed.graph.initializerIndex(named: "spare"))
+            changed.graph.initializers[i].dims = dims
+            digests.insert(TensorDigest.sha256(of: changed.graph))
+            #expect {
+                try ModelFile.decode(ModelFile.encodeUnstamped(changed), path: "m.pb")
+            } throws: { error in (error as? ModelError)?.kind == .integrityMismatch }
+        }
+        #expect(digests.count == 4)
+    }
+
     @Test func digestDoesNotDependOnEncodingOrMetadata() {
         var a = SampleModels.convDense()
         let d1 = TensorDigest.sha256(of: a.graph)

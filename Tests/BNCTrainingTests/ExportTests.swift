@@ -74,8 +74,10 @@ struct ExportTests {
         #expect(model.graph.nodes[2].inputs[0] == "relu1")
     }
 
-    /// Export → import gives a network with the same inference outputs, bit for bit.
-    @Test(arguments: [("d6-bn-relu-d3", [5]), ("c3-bn-relu-p2-d4-bn-sigmoid-d3", [2, 6, 6]), ("bn-d4-tanh-d1", [1])])
+    /// Export → import gives a network with the same inference outputs, bit for bit (with
+    /// dropout: the imported network has none, so dropout at inference is the identity).
+    @Test(arguments: [("d6-bn-relu-d3", [5]), ("c3-bn-relu-p2-d4-bn-sigmoid-d3", [2, 6, 6]), ("bn-d4-tanh-d1", [1]),
+                      ("d6-relu-drop0.5-d3", [5])])
     func importRoundTrip(_ arch: String, _ input: [Int]) throws {
         let task: Task = arch.hasSuffix("d1") ? .regression : .classification
         let net = try network(arch, input: input, task: task)

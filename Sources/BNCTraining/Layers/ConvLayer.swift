@@ -14,16 +14,7 @@ final class ConvLayer: Layer {
     /// The convolution `spec` of an input (C, H, W); its window comes from `Window.resolve`
     /// ('same' padding is ONNX SAME_UPPER), as the executor's does.
     init(name: String, input shape: [Int], spec c: ConvSpec, store: ParameterStore) throws(KernelShapeError) {
-        guard shape.count == 3 else { throw KernelShapeError("convolution needs (C, H, W) input, got \(shape)") }
-        let autoPad: Window.AutoPad, pads: [Int]?
-        switch c.padding {
-        case .same: (autoPad, pads) = (.sameUpper, nil)
-        case .valid: (autoPad, pads) = (.valid, nil)
-        case .explicit(let p): (autoPad, pads) = (.notSet, p)
-        }
-        let window = try Window.resolve(autoPad: autoPad, input: [shape[1], shape[2]], kernel: [c.kernel.h, c.kernel.w],
-                                        strides: [c.strides.h, c.strides.w], dilations: [c.dilations.h, c.dilations.w], pads: pads)
-        let geometry = try ConvGeometry(window: window, inChannels: shape[0], outChannels: c.filters, groups: c.groups)
+        let geometry = try ConvLayer.geometry(input: shape, spec: c)
         self.geometry = geometry
         inputCount = geometry.inChannels * geometry.inSpatial
         outputCount = geometry.outChannels * geometry.outSpatial
@@ -34,6 +25,20 @@ final class ConvLayer: Layer {
             decays: true)
         bias = c.bias ? store.register(name: "\(name).bias", dims: [geometry.outChannels], decays: false) : nil
         scratch = FloatBuffer(count: max(geometry.forwardScratchCount, geometry.backwardScratchCount))
+    }
+
+    /// The geometry of `spec` over an input (C, H, W) (also what `TrainingMemory` sizes).
+    static func geometry(input shape: [Int], spec c: ConvSpec) throws(KernelShapeError) -> ConvGeometry {
+        guard shape.count == 3 else { throw KernelShapeError("convolution needs (C, H, W) input, got \(shape)") }
+        let autoPad: Window.AutoPad, pads: [Int]?
+        switch c.padding {
+        case .same: (autoPad, pads) = (.sameUpper, nil)
+        case .valid: (autoPad, pads) = (.valid, nil)
+        case .explicit(let p): (autoPad, pads) = (.notSet, p)
+        }
+        let window = try Window.resolve(autoPad: autoPad, input: [shape[1], shape[2]], kernel: [c.kernel.h, c.kernel.w],
+                                        strides: [c.strides.h, c.strides.w], dilations: [c.dilations.h, c.dilations.w], pads: pads)
+        return try ConvGeometry(window: window, inChannels: shape[0], outChannels: c.filters, groups: c.groups)
     }
 
     func reserve(batch: Int) {

@@ -11,12 +11,17 @@ final class PoolLayer: Layer {
     /// The pooling `spec` of an input (C, H, W); its window comes from `Window.resolve`, as
     /// the executor's does.
     init(input shape: [Int], spec p: PoolSpec) throws(KernelShapeError) {
+        geometry = try PoolLayer.geometry(input: shape, spec: p)
+        inputCount = geometry.channels * geometry.inSpatial
+        outputCount = geometry.channels * geometry.outSpatial
+    }
+
+    /// The geometry of `spec` over an input (C, H, W) (also what `TrainingMemory` sizes).
+    static func geometry(input shape: [Int], spec p: PoolSpec) throws(KernelShapeError) -> PoolGeometry {
         guard shape.count == 3 else { throw KernelShapeError("max pooling needs (C, H, W) input, got \(shape)") }
         let window = try Window.resolve(autoPad: .notSet, input: [shape[1], shape[2]], kernel: [p.kernel.h, p.kernel.w],
                                         strides: [p.strides.h, p.strides.w], pads: p.pads)
-        geometry = try PoolGeometry(window: window, channels: shape[0])
-        inputCount = geometry.channels * geometry.inSpatial
-        outputCount = geometry.channels * geometry.outSpatial
+        return try PoolGeometry(window: window, channels: shape[0])
     }
 
     func reserve(batch: Int) {
