@@ -116,6 +116,8 @@ struct InferSetup {
     let source: Source
     /// Which file feeds each model input, in the model's input order.
     let inputFiles: [(name: String, file: String)]
+    /// Dims of the first input's file (for messages).
+    let firstInputDims: [Int]
     /// The first output's name and its values per row (dim 0 is the row).
     let outputName: String
     let outputCount: Int
@@ -162,6 +164,7 @@ struct InferSetup {
             try ModelInput.check(reader, fits: executor, modelPath: modelPath)
             let scale = try ModelInput.scale(expression: model[metadata: MetadataKey.inputScaling], elementType: reader.elementType, modelPath: modelPath)
             source = .streamed(executor, IDXBatches(reader, scale: scale))
+            firstInputDims = reader.dims
             rowCount = executor.outputCount
             outputName = executor.outputName
         } else {
@@ -172,6 +175,7 @@ struct InferSetup {
             try TensorInput.checkShapes(tensors, of: model.graph, modelPath: modelPath)
             let outputs = try ExecutorFeed.run(tensors, model: model, maxBatch: maxBatch, modelPath: modelPath)
             source = .computed(outputs)
+            firstInputDims = tensors.first?.dims ?? []
             let first = outputs[0]
             let rows = max(1, first.dims.first ?? 1)
             rowCount = first.dims.isEmpty ? 1 : first.count / rows
@@ -283,7 +287,7 @@ struct InferRun {
             }
             labelReader = lr
             if n == 0 {
-                throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "", problem: "holds no images, so there is no accuracy to measure")
+                throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "dims \(setup.firstInputDims)", problem: "holds no images, so there is no accuracy to measure")
             }
         }
         let kTop = min(topK, k)

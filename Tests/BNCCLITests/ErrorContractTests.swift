@@ -20,7 +20,7 @@ import Testing
         (["train", "--json", "-1"], "bnc train: The option '--json' does not take any value"),
         (["fold"], "bnc fold: Missing expected argument '<model>'"),
         (["fold", "m.pb", "--tolerance", "-1"], "bnc fold: --tolerance -1.0 must be a positive number"),
-        (["infer", "m.pb"], "bnc infer: Missing expected argument '<images>'"),
+        (["infer"], "bnc infer: Missing expected argument '<model>'"),
         (["infer", "m.pb", "x.idx", "--top-k", "-2"], "bnc infer: --top-k -2 must be at least 1"),
         (["calibrate", "m.pb", "--batch-size", "0"], "bnc calibrate: --batch-size must be between 1 and"),
         (["convert", "m.pb", "-o", ""], "bnc convert: -o needs a file name"),
