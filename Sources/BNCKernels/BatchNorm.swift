@@ -116,7 +116,7 @@ public enum BatchNorm {
     /// Per-channel statistics of the m = N·S values of a batch, or of one process's share of
     /// it: `mean` μ (Float, the value normalization subtracts) and `squaredDeviations`
     /// M2 = Σ (x − μ)² about that μ (Double; per-run sums are Float, as `trainingForward`
-    /// computes them). m = 0 (an empty share) gives μ = 0, M2 = 0.
+    /// computes them). m = 0 (an empty share) gives zeros.
     public static func statistics(
         _ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial s: Int,
         mean: UnsafeMutablePointer<Float>, squaredDeviations m2: UnsafeMutablePointer<Double>
@@ -128,14 +128,7 @@ public enum BatchNorm {
             return
         }
         if s == 1 {
-            // Dense: accumulate per column across rows in Float (vectorizes over C).
-            let invM = 1 / Double(m)
-            mean.update(repeating: 0, count: channels)
-            for i in 0..<n {
-                let xr = x + i * channels
-                for c in 0..<channels { mean[c] += xr[c] }
-            }
-            for c in 0..<channels { mean[c] = Float(Double(mean[c]) * invM) }
+            columnMeans(x, rows: n, columns: channels, into: mean)
             withUnsafeTemporaryAllocation(of: Float.self, capacity: channels) { buffer in
                 let sq = buffer.baseAddress!
                 sq.update(repeating: 0, count: channels)
@@ -156,6 +149,79 @@ public enum BatchNorm {
                 (mean[c], m2[c]) = channelStatistics(x, batch: n, channels: channels, spatial: s, channel: c)
             }
         }
+    }
+
+    /// One process's part of a batch's statistics, as `combineStatistics` takes them: per
+    /// channel the part's mean μ (Double) and M2 = Σ (x − μ)² about it, by the corrected
+    /// two-pass method: with μ̃ the rounded mean `statistics` computes (also written, to
+    /// `roundedMean`), d = x − μ̃ is exact in Float for x near μ̃, and
+    ///   μ = μ̃ + Σd/m,  M2 = Σd² − (Σd)²/m
+    /// are accurate to rounding of σ-sized numbers however large |μ| is. (M2 about μ̃ with μ̃
+    /// as the mean would add 2(μ̃ − μ_all)·m(μ − μ̃) per part when combined, and the Float
+    /// sums μ̃ comes from are off by ulp(|μ|)-sized amounts, which enter the combination
+    /// through the differences of the parts' means.) m = 0 gives zeros.
+    public static func partStatistics(
+        _ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial s: Int,
+        roundedMean: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Double>,
+        squaredDeviations m2: UnsafeMutablePointer<Double>
+    ) {
+        let m = n * s
+        guard m > 0 else {
+            roundedMean.update(repeating: 0, count: channels)
+            mean.update(repeating: 0, count: channels)
+            m2.update(repeating: 0, count: channels)
+            return
+        }
+        let invM = 1 / Double(m)
+        if s == 1 {
+            columnMeans(x, rows: n, columns: channels, into: roundedMean)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * channels) { buffer in
+                let d1 = buffer.baseAddress!, d2 = d1 + channels
+                d1.update(repeating: 0, count: 2 * channels)
+                for i in 0..<n {
+                    let xr = x + i * channels
+                    for c in 0..<channels {
+                        let d = xr[c] - roundedMean[c]
+                        d1[c] += d
+                        d2[c] += d * d
+                    }
+                }
+                for c in 0..<channels {
+                    let sd = Double(d1[c])
+                    mean[c] = Double(roundedMean[c]) + sd * invM
+                    m2[c] = max(0, Double(d2[c]) - sd * sd * invM)
+                }
+            }
+            return
+        }
+        let split = n * s * channels >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+            for c in Parallel.range(slice, of: channels, split: split) {
+                let mu = channelMean(x, batch: n, channels: channels, spatial: s, channel: c)
+                var sd = 0.0, sq = 0.0
+                for i in 0..<n {
+                    let (a, b) = Reduce.sumsOfDeviations(x + (i * channels + c) * s, count: s, mean: mu)
+                    sd += Double(a)
+                    sq += Double(b)
+                }
+                roundedMean[c] = mu
+                mean[c] = Double(mu) + sd * invM
+                m2[c] = max(0, sq - sd * sd * invM)
+            }
+        }
+    }
+
+    /// Per-column means of a (rows, columns) matrix, rows ≥ 1: Float sums down the rows
+    /// (vectorized over columns), then ×1/rows in Double and rounded once.
+    @inline(__always)
+    static func columnMeans(_ x: UnsafePointer<Float>, rows n: Int, columns: Int, into mean: UnsafeMutablePointer<Float>) {
+        let invM = 1 / Double(n)
+        mean.update(repeating: 0, count: columns)
+        for i in 0..<n {
+            let xr = x + i * columns
+            for c in 0..<columns { mean[c] += xr[c] }
+        }
+        for c in 0..<columns { mean[c] = Float(Double(mean[c]) * invM) }
     }
 
     /// σ² = M2/m (biased; Double, rounded once) into `variance` and 1/√(σ² + ε) into
@@ -198,7 +264,8 @@ public enum BatchNorm {
 
     /// Combines per-process statistics into those of the whole batch, in the order given
     /// (process order, so every process computes the same bits): counts `count[p]`, means
-    /// `mean[p][c]` and M2 `squaredDeviations[p][c]`, `parts` × `channels` row-major.
+    /// `mean[p][c]` and M2 `squaredDeviations[p][c]` about that mean (`partStatistics`),
+    /// `parts` × `channels` row-major.
     /// Chan, Golub & LeVeque's pairwise update (1979) in Double:
     ///   δ = μ_b − μ_a, n = n_a + n_b, μ = μ_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n,
     /// which never subtracts sums of squares, so it is exact to rounding whatever the mean
@@ -232,16 +299,22 @@ public enum BatchNorm {
         return total
     }
 
-    /// μ and M2 of one channel over the N runs of S values (Double sums of Float run sums).
+    /// μ̃ of channel c over the N runs of S values: a Double sum of Float run sums, rounded once.
     @inline(__always)
-    static func channelStatistics(
-        _ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial s: Int, channel c: Int
-    ) -> (mean: Float, squaredDeviations: Double) {
+    static func channelMean(_ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial s: Int, channel c: Int) -> Float {
         var total = 0.0
         for i in 0..<n {
             total += Double(Reduce.sum(x + (i * channels + c) * s, count: s))
         }
-        let mu = Float(total * (1 / Double(n * s)))
+        return Float(total * (1 / Double(n * s)))
+    }
+
+    /// μ̃ and M2 about it of one channel over the N runs of S values.
+    @inline(__always)
+    static func channelStatistics(
+        _ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial s: Int, channel c: Int
+    ) -> (mean: Float, squaredDeviations: Double) {
+        let mu = channelMean(x, batch: n, channels: channels, spatial: s, channel: c)
         var sq = 0.0
         for i in 0..<n {
             sq += Double(Reduce.sumOfSquaredDeviations(x + (i * channels + c) * s, count: s, mean: mu))
