@@ -55,8 +55,8 @@ extension Train {
         return (source.prefix(n), n == source.count ? "\(n) \(kind)" : "first \(n) \(kind)")
     }
 
-    func runCompare() throws {
-        let sets = try loadData()
+    func runCompare(_ processes: TrainProcesses) throws {
+        let sets = try processes.agreed { try loadData() }
         let task: Task = isToy ? .regression : .classification
         let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
                                       weightDecay: weightDecay, seed: seed)
@@ -65,12 +65,14 @@ extension Train {
 
         // The same seed draws the same dense/conv weights in both: BN layers and biases
         // draw nothing. Checked, not assumed.
-        let plain = try Network(
-            inputShape: sets.train.inputShape,
-            layers: ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput),
-            batchNorm: bnSettings, task: task, initializer: resolvedInit, seed: seed)
-        let normalized = try Network(inputShape: sets.train.inputShape, layers: try layers(), batchNorm: bnSettings,
-                                     task: task, initializer: resolvedInit, seed: seed)
+        let (plain, normalized) = try processes.agreed {
+            (try Network(
+                inputShape: sets.train.inputShape,
+                layers: ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput),
+                batchNorm: bnSettings, task: task, initializer: resolvedInit, seed: seed),
+             try Network(inputShape: sets.train.inputShape, layers: try layers(), batchNorm: bnSettings,
+                         task: task, initializer: resolvedInit, seed: seed))
+        }
         let digests = [Train.sharedWeightsDigest(plain), Train.sharedWeightsDigest(normalized)]
         guard digests[0] == digests[1] else {
             throw CheckFailed("the networks with and without BN did not start from the same dense/conv weights (\(digests[0]) ≠ \(digests[1]))")
@@ -80,7 +82,8 @@ extension Train {
         }
         var runs: [RunMetrics] = []
         for (label, network, path) in [("without BN", plain, files.plainModel), ("with BN", normalized, files.model)] {
-            var run = try trainRecorded(network, label: label, options: options, sets: sets, probe: probe.examples, modelPath: path)
+            var run = try trainRecorded(network, label: label, options: options, sets: sets, probe: probe.examples, modelPath: path,
+                                        processes: processes)
             run.initialWeightsSHA256 = network === plain ? digests[0] : digests[1]
             runs.append(run)
         }
@@ -105,8 +108,12 @@ extension Train {
         settings.probe = probe.description
         settings.command = "bnc " + CommandLine.arguments.dropFirst().joined(separator: " ")
         let metrics = ComparisonMetrics(settings: settings, runs: runs)
-        try AtomicFile.write(try MetricsFile.encode(metrics), to: files.base + ".json")
-        let written = try ReportCommand.writeReport(metrics, base: files.base, source: files.base + ".json", unitLayer: nil)
+        var written: [String] = []
+        try processes.onWriter {
+            try AtomicFile.write(try MetricsFile.encode(metrics), to: files.base + ".json")
+            written = try ReportCommand.writeReport(metrics, base: files.base, source: files.base + ".json", unitLayer: nil)
+        }
+        guard processes.isWriter else { return }
         if json {
             print("{\"event\":\"report\",\"metrics\":\(jsonString(files.base + ".json")),\"html\":\(jsonString(written[0])),\"models\":[\(jsonString(files.plainModel)),\(jsonString(files.model))]}")
         } else {
@@ -124,9 +131,10 @@ extension Train {
     /// Trains one network of the comparison with a recorder attached, prints its epochs,
     /// saves its model as a plain run would, and returns what was recorded.
     func trainRecorded(
-        _ network: Network, label: String, options: TrainingOptions, sets: DataSets, probe: Examples, modelPath: String
+        _ network: Network, label: String, options: TrainingOptions, sets: DataSets, probe: Examples, modelPath: String,
+        processes: TrainProcesses
     ) throws -> RunMetrics {
-        let trainer = try Trainer(network: network, options: options)
+        let trainer = try processes.agreed { try Trainer(network: network, options: options, parallel: processes.parallel) }
         let total = trainer.stepsPerEpoch(examples: sets.train.count) * resolvedEpochs
         let recorder = ActivationRecorder(network: network, probe: probe, totalSteps: total)
         try recorder.record(step: 0)
@@ -140,7 +148,7 @@ extension Train {
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
         while trainer.epochsCompleted < resolvedEpochs {
-            let e = try runEpoch(trainer, sets, progress)
+            let e = try processes.agreed { try runEpoch(trainer, sets, progress) }
             var figures = EpochMetrics(epoch: e.epoch, trainLoss: finite(e.trainLoss),
                                        validationLoss: e.validation.flatMap { finite($0.loss) },
                                        validationAccuracy: e.validation?.accuracy, seconds: e.seconds)
@@ -152,8 +160,8 @@ extension Train {
         }
         trainer.observer = nil
         // The same final model as a plain run (same bytes).
-        let (model, test, movingTest) = try finalModel(network, trainer, sets)
-        try ModelFile.save(model, to: modelPath)
+        let (model, test, movingTest) = try processes.agreed { try finalModel(network, trainer, sets) }
+        try processes.onWriter { try ModelFile.save(model, to: modelPath) }
         run.test = TestMetrics(loss: finite(test.loss), accuracy: test.accuracy)
         run.test?.movingAverageLoss = movingTest.flatMap { finite($0.loss) }
         run.test?.movingAverageAccuracy = movingTest?.accuracy

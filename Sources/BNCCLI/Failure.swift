@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCMPI
 
 import Foundation
 
@@ -31,15 +32,25 @@ extension BNC {
     public static func runMain(_ arguments: [String]? = nil) -> Never {
         do {
             var command = try parseAsRoot(arguments)
+            if !(command is Train), let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+                throw CheckFailed("only bnc train runs as several processes (mpirun -np N bnc train …); run this command without mpirun")
+            }
             try command.run()
             Foundation.exit(0)
+        } catch let error as SharedFailure {
+            TrainProcesses.end(error)
         } catch let error as BadInput {
-            printError("bnc: \(error)")
-            Foundation.exit(2)
+            TrainProcesses.end("bnc: \(error)", status: 2)
         } catch let error as CheckFailed {
-            printError("bnc: \(error)")
-            Foundation.exit(1)
+            TrainProcesses.end("bnc: \(error)", status: 1)
         } catch {
+            if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+                // Parsing and validation are the same on every process: rank 0 reports.
+                if TrainProcesses.current?.group != nil {
+                    TrainProcesses.end("bnc: \(BNC.message(for: error))", status: BNC.exitCode(for: error).rawValue)
+                }
+                if launch.rank != 0 { Foundation.exit(BNC.exitCode(for: error).rawValue) }
+            }
             exit(withError: error)
         }
     }

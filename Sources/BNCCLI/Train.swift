@@ -2,6 +2,7 @@ import ArgumentParser
 import BNCData
 import BNCGraph
 import BNCKernels
+import BNCMPI
 import BNCModelFile
 import BNCTraining
 import Foundation
@@ -10,6 +11,7 @@ extension TrainingError: BadInput {}
 
 extension Activation: ExpressibleByArgument {}
 extension WeightInitializer: ExpressibleByArgument {}
+extension BatchNormSync: ExpressibleByArgument {}
 
 /// `bnc train`: trains a network with batch normalization and writes its inference graph.
 struct Train: ParsableCommand {
@@ -64,6 +66,11 @@ struct Train: ParsableCommand {
             state) is written atomically after every epoch beside the output; --resume continues \
             from it and ends with the same file as an uninterrupted run. It is deleted when \
             training finishes.
+
+            Several processes or machines: mpirun -np N bnc train … trains data-parallel on Open \
+            MPI; --batch-size is the global batch (a multiple of N) and --bn-sync global (the \
+            default) gives the model one process would train, up to the order of float sums. \
+            See docs/distributed.md.
             """)
 
     @Option(help: "Data set: fashion-mnist or toy.")
@@ -110,6 +117,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "BN statistics saved in the model: population (exact, after training) or moving (averages).")
     var bnStatistics: Statistics = .population
+
+    @Option(help: "Under mpirun: BN training statistics over the global batch (global) or each process's shard (local).")
+    var bnSync: BatchNormSync = .global
 
     @Option(help: "Weight initializer: he, glorot, normal (N(0, 1)).")
     var `init`: WeightInitializer?
@@ -206,6 +216,9 @@ struct Train: ParsableCommand {
         }
         if let stopAfter, stopAfter < 1 { throw ValidationError("--stop-after must be at least 1.") }
         if let profileSteps, profileSteps < 1 { throw ValidationError("--profile-steps must be at least 1.") }
+        if profileSteps != nil, let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+            throw ValidationError("--profile-steps times the layers of one process; run it without mpirun.")
+        }
         if compare { try validateCompare() }
         do {
             let specs = try layers()
@@ -237,34 +250,54 @@ struct Train: ParsableCommand {
             "optimizer=\(optimizerKind.text)", "weight_decay=\(weightDecay)", "bn_momentum=\(bnMomentum)",
             "bn_epsilon=\(bnEpsilon)", "bn_variance=\(bnVariance.rawValue)", "seed=\(seed)",
             "limit=\(limit.map(String.init) ?? "all")", "validation=\(validation.map(String.init) ?? "default")",
-        ].joined(separator: " ")
+        ].joined(separator: " ") + (TrainProcesses.current.map { $0.processes > 1 ? " bn_sync=\($0.batchNorm.rawValue)" : "" } ?? "")
     }
 
     // MARK: Run
 
     func run() throws {
-        if compare { return try runCompare() }
-        let sets = try loadData()
-        let specs = try layers()
-        let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,
-                                  task: isToy ? .regression : .classification, initializer: resolvedInit, seed: seed)
-        let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
-                                      weightDecay: weightDecay, seed: seed)
-        let trainer = try Trainer(network: network, options: options)
+        let processes = try TrainProcesses.start(batch: resolvedBatch, batchNorm: bnSync)
+        if let line = processes.announcement(json: json) { print(line) }
+        if compare {
+            try runCompare(processes)
+        } else {
+            try runTraining(processes)
+        }
+        try processes.finish()
+    }
+
+    func runTraining(_ processes: TrainProcesses) throws {
+        let (sets, specs, network, trainer) = try processes.agreed {
+            let sets = try loadData()
+            let specs = try layers()
+            let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,
+                                      task: isToy ? .regression : .classification, initializer: resolvedInit, seed: seed)
+            let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
+                                          weightDecay: weightDecay, seed: seed)
+            return (sets, specs, network, try Trainer(network: network, options: options, parallel: processes.parallel))
+        }
         if let profileSteps {
             let bench = StepBench(try trainer.profile(sets.train, steps: profileSteps))
             print(json ? try CLIJSON.text(bench) : bench.text())
             return
         }
         if resume {
-            guard FileManager.default.fileExists(atPath: checkpointPath) else {
-                throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
+            // Rank 0 reads the checkpoint (the other machines may not have it), every process decodes it.
+            let bytes = try processes.agreed { () throws -> [UInt8] in
+                guard processes.isWriter else { return [] }
+                guard FileManager.default.fileExists(atPath: checkpointPath) else {
+                    throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
+                }
+                return try AtomicFile.read(checkpointPath, limit: ModelFile.maximumFileSize)
             }
-            let saved = try ModelFile.load(path: checkpointPath)
-            do {
-                try Checkpoint.restore(saved, into: trainer, config: configText)
-            } catch {
-                throw TrainingError(place: checkpointPath, problem: error.description)
+            let shared = processes.fromWriter(bytes)
+            try processes.agreed {
+                let saved = try ModelFile.decode(shared, path: checkpointPath)
+                do {
+                    try Checkpoint.restore(saved, into: trainer, config: configText)
+                } catch {
+                    throw TrainingError(place: checkpointPath, problem: "\(error)")
+                }
             }
             if !json { print("resuming from \(checkpointPath) after epoch \(trainer.epochsCompleted)") }
         }
@@ -273,16 +306,21 @@ struct Train: ParsableCommand {
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
         while trainer.epochsCompleted < resolvedEpochs {
-            let e = try runEpoch(trainer, sets, progress)
+            let e = try processes.agreed { try runEpoch(trainer, sets, progress) }
             report(epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test, seconds: e.seconds,
-                   samples: sets.train.count)
-            try ModelFile.save(Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil)),
-                               to: checkpointPath)
+                   samples: sets.train.count, communication: e.communication)
+            try processes.onWriter {
+                try ModelFile.save(Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil)),
+                                   to: checkpointPath)
+            }
+            processes.checkpointWritten(checkpointPath, epoch: trainer.epochsCompleted)
             if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
         }
-        let (model, test, movingTest) = try finalModel(network, trainer, sets)
-        try ModelFile.save(model, to: output)
-        try? FileManager.default.removeItem(atPath: checkpointPath)
+        let (model, test, movingTest) = try processes.agreed { try finalModel(network, trainer, sets) }
+        try processes.onWriter {
+            try ModelFile.save(model, to: output)
+            try? FileManager.default.removeItem(atPath: checkpointPath)
+        }
         if json {
             var fields: [(String, String)] = [("event", "\"test\""), ("loss", jsonNumber(test.loss))]
             if let a = test.accuracy { fields.append(("accuracy", jsonNumber(a))) }
@@ -310,6 +348,8 @@ struct Train: ParsableCommand {
         var validation: Evaluation?
         /// The test set after the epoch; only with `--test-every-epoch`.
         var test: Evaluation?
+        /// Seconds spent in collectives during the epoch's training (under mpirun).
+        var communication: Double?
     }
 
     /// Trains the next epoch (timed, with the progress bar), then evaluates the validation set
@@ -317,12 +357,15 @@ struct Train: ParsableCommand {
     func runEpoch(_ trainer: Trainer, _ sets: DataSets, _ progress: Progress) throws -> EpochOutcome {
         let epoch = trainer.epochsCompleted + 1
         let start = ContinuousClock.now
+        let communicated = TrainProcesses.current?.communicationSeconds
         let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
         let seconds = (ContinuousClock.now - start).seconds
+        let communication = TrainProcesses.current?.communicationSeconds.flatMap { now in communicated.map { now - $0 } }
         let validation = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
         let test = testEveryEpoch ? try trainer.evaluate(sets.test) : nil
         progress.finish()
-        return EpochOutcome(epoch: epoch, trainLoss: trainLoss, seconds: seconds, validation: validation, test: test)
+        return EpochOutcome(epoch: epoch, trainLoss: trainLoss, seconds: seconds, validation: validation, test: test,
+                            communication: communication)
     }
 
     /// JSON fields of an epoch's validation and test results (`val_loss`, `val_accuracy`,
@@ -349,7 +392,7 @@ struct Train: ParsableCommand {
         var movingTest: Evaluation?
         if bnStatistics == .population && network.hasBatchNorm {
             movingTest = try trainer.evaluate(sets.test)
-            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch)
+            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch, group: trainer.parallel?.group)
         }
         let test = try trainer.evaluate(sets.test)
         var meta = metadata(network: network, sets: sets, test: test)
@@ -422,6 +465,10 @@ struct Train: ParsableCommand {
             (MetadataKey.trainBatchSize, "\(resolvedBatch)"),
             ("bnc.train.init", resolvedInit.rawValue),
         ]
+        if let processes = TrainProcesses.current, processes.processes > 1 {
+            m.append(("bnc.train.processes", "\(processes.processes)"))
+            m.append(("bnc.train.bn_sync", processes.batchNorm.rawValue))
+        }
         if let limit { m.append(("bnc.train.limit", "\(limit)")) }
         if !isToy {
             m.append(("bnc.train.examples", "\(sets.train.count)"))
@@ -434,7 +481,8 @@ struct Train: ParsableCommand {
         return m
     }
 
-    func report(epoch: Int, trainLoss: Double, validation: Evaluation?, test: Evaluation?, seconds: Double, samples: Int) {
+    func report(epoch: Int, trainLoss: Double, validation: Evaluation?, test: Evaluation?, seconds: Double, samples: Int,
+                communication: Double? = nil) {
         let rate = Double(samples) / max(seconds, 1e-9)
         if json {
             var fields: [(String, String)] = [
@@ -442,6 +490,7 @@ struct Train: ParsableCommand {
                 ("train_loss", jsonNumber(trainLoss)),
             ] + Train.evaluationFields(validation: validation, test: test)
             fields += [("seconds", jsonNumber(seconds)), ("samples_per_second", jsonNumber(rate))]
+            if let communication { fields.append(("communication_seconds", jsonNumber(communication))) }
             print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
         } else {
             var line = String(format: "epoch %d/%d  train loss %.4f", epoch, resolvedEpochs, trainLoss)
@@ -451,6 +500,7 @@ struct Train: ParsableCommand {
             }
             if let test, let a = test.accuracy { line += String(format: "  test accuracy %.2f%%", a * 100) }
             line += String(format: "  %.2f s  %.0f samples/s", seconds, rate)
+            if let communication { line += String(format: "  (%.0f%% communicating)", 100 * communication / max(seconds, 1e-9)) }
             print(line)
         }
         fflush(nil)
