@@ -3,11 +3,11 @@ import BNCGraph
 import BNCModelFile
 
 /// `bnc bench-model` (hidden): writes a synthetic model of a given size for benchmarks
-/// (tools/bench-format). Weights are deterministic pseudo-random Floats.
+/// (tools/bench/run --format). Weights are deterministic pseudo-random Floats.
 struct BenchModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-model",
-        abstract: "Write a synthetic dense+BN model of about N megabytes (for tools/bench-format).",
+        abstract: "Write a synthetic dense+BN model of about N megabytes (for tools/bench/run --format).",
         shouldDisplay: false)
 
     @Option(help: "Approximate size of the weights in megabytes (10^6 bytes).")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCModelFile
 import BNCReport
 import BNCTraining
@@ -91,7 +92,7 @@ extension Train {
         var settings = RunSettings(task: isToy ? .regression : .classification)
         settings.dataset = sets.name
         settings.arch = resolvedArch
-        settings.activation = activation.rawValue
+        settings.activation = activation.name
         settings.initializer = resolvedInit.rawValue
         settings.optimizer = optimizerKind.text
         settings.weightDecay = Double("\(weightDecay)")
@@ -115,7 +116,7 @@ extension Train {
         }
         guard processes.isWriter else { return }
         if json {
-            print("{\"event\":\"report\",\"metrics\":\(jsonString(files.base + ".json")),\"html\":\(jsonString(written[0])),\"models\":[\(jsonString(files.plainModel)),\(jsonString(files.model))]}")
+            print("{\"event\":\"report\",\"metrics\":\(JSONText.string(files.base + ".json")),\"html\":\(JSONText.string(written[0])),\"models\":[\(JSONText.string(files.plainModel)),\(JSONText.string(files.model))]}")
         } else {
             print("report → \(written[0]) (figures: \(written.dropFirst().joined(separator: ", ")); metrics: \(files.base).json)")
         }
@@ -143,7 +144,7 @@ extension Train {
         run.arch = ArchitectureSpec.text(network.units.map(\.spec))
         run.parameters = network.parameterCount
         run.activations = network.activationSites.map {
-            ActivationInfo(name: $0.name, activation: $0.activation.rawValue, source: $0.source,
+            ActivationInfo(name: $0.name, activation: $0.activation.name, source: $0.source,
                            afterBatchNorm: $0.afterBatchNorm, shape: $0.shape)
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
@@ -170,9 +171,9 @@ extension Train {
         run.snapshots = recorder.snapshots
         run.unitMeans = recorder.unitMeans
         if json {
-            var fields = "\"event\":\"test\",\"run\":\(jsonString(label)),\"loss\":\(jsonNumber(test.loss))"
-            if let a = test.accuracy { fields += ",\"accuracy\":\(jsonNumber(a))" }
-            print("{\(fields),\"output\":\(jsonString(modelPath))}")
+            var fields = "\"event\":\"test\",\"run\":\(JSONText.string(label)),\"loss\":\(JSONText.number(test.loss))"
+            if let a = test.accuracy { fields += ",\"accuracy\":\(JSONText.number(a))" }
+            print("{\(fields),\"output\":\(JSONText.string(modelPath))}")
         } else {
             let acc = test.accuracy.map { String(format: "  test accuracy %.2f%%", $0 * 100) } ?? ""
             print("\(label): " + String(format: "test loss %.4f", test.loss) + acc + "  → \(modelPath)")
@@ -185,11 +186,11 @@ extension Train {
     private func printEpoch(label: String, epoch: Int, trainLoss: Double, validation: Evaluation?, test: Evaluation?, seconds: Double) {
         if json {
             var fields: [(String, String)] = [
-                ("event", "\"epoch\""), ("run", jsonString(label)), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
-                ("train_loss", jsonNumber(trainLoss)),
+                ("event", "\"epoch\""), ("run", JSONText.string(label)), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
+                ("train_loss", JSONText.number(trainLoss)),
             ] + Train.evaluationFields(validation: validation, test: test)
-            fields.append(("seconds", jsonNumber(seconds)))
-            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            fields.append(("seconds", JSONText.number(seconds)))
+            print(JSONText.object(fields))
         } else {
             var line = String(format: "%@  epoch %d/%d  train loss %.4g", label.padding(toLength: 10, withPad: " ", startingAt: 0),
                               epoch, resolvedEpochs, trainLoss)
@@ -249,7 +250,7 @@ final class ActivationRecorder: TrainingObserver {
             for (u, v) in m.enumerated() { means[index][u].append(v.map { Significant.round($0, digits: 6) }) }
             if histograms {
                 layers.append(Distribution.of(values, bins: ActivationRecorder.bins,
-                                              saturationThreshold: Distribution.saturationThreshold(activation: site.activation.rawValue)))
+                                              saturationThreshold: Distribution.saturationThreshold(activation: site.activation.name)))
             }
             index += 1
         }

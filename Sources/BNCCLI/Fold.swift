@@ -1,7 +1,9 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import Foundation
@@ -131,6 +133,12 @@ struct FoldRun {
             throw error.inFile(modelPath)
         }
         let (folded, report) = BNFolding.fold(model, options: options)
+        let opset: Int
+        do {
+            opset = try ModelValidator.defaultOpset(model)
+        } catch {
+            throw error.inFile(modelPath)
+        }
         var proof: FoldProof
         var source: String? = nil, note: String? = nil
         if report.folded.isEmpty {
@@ -141,7 +149,7 @@ struct FoldRun {
         } else {
             let executor: Executor
             do {
-                executor = try Executor(graph: model.graph, maxBatch: 1)
+                executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1)
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -166,7 +174,7 @@ struct FoldRun {
             do {
                 proof = try FoldProof.run(
                     original: model.graph, folded: folded.graph, images: images, randomProbes: randomProbes,
-                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance)
+                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, opset: opset)
             } catch {
                 throw error.inFile(modelPath)
             }
@@ -239,7 +247,7 @@ struct FoldRun {
 
     private func shape(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
 
-    /// The `--json` report (contract used by tools/e2e).
+    /// The `--json` report (contract used by tools/check/e2e).
     struct JSONReport: Encodable {
         struct Folded: Encodable {
             var bn: String, into: String, direction: String
@@ -286,18 +294,6 @@ struct FoldRun {
                          randomProbes: proof.randomProbes, imagesFile: imagesSource, imagesNote: imagesNote,
                          tolerance: proof.tolerance, passed: proof.passed),
             output: outputPath, written: written)
-        return try CLIJSON.text(r)
-    }
-}
-
-/// JSON output of the commands: one object, sorted snake_case keys, no escaped slashes;
-/// non-finite numbers (never expected) as the strings "inf", "-inf", "nan".
-enum CLIJSON {
-    static func text<T: Encodable>(_ value: T, pretty: Bool = false) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        return try JSONText.encode(r, snakeCaseKeys: true)
     }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCKernels
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import Foundation
@@ -71,7 +73,7 @@ struct InferCommand: ParsableCommand {
     func run() throws {
         if bench {
             let result = try InferBench.perform(modelPath: model, imagesPath: images)
-            print(json ? try CLIJSON.text(result) : result.text())
+            print(json ? try JSONText.encode(result, snakeCaseKeys: true) : result.text())
             return
         }
         _ = try InferRun.perform(
@@ -97,7 +99,7 @@ struct InferSetup {
         model = try ModelFile.load(path: modelPath)
         do {
             try FiniteWeights.requireFinite(model.graph, "bnc infer needs finite weights (every output the value reaches would be NaN or infinite)")
-            executor = try Executor(graph: model.graph, maxBatch: maxBatch)
+            executor = try Executor(graph: model.graph, opset: try ModelValidator.defaultOpset(model), maxBatch: maxBatch)
         } catch {
             throw error.inFile(modelPath)
         }
@@ -348,7 +350,7 @@ struct InferBench: Encodable {
         do {
             // The default capacity (1024): a batch of 10,000 runs in cache-sized chunks,
             // measured ≈ 5–10 % faster on the MLP than one 10,000-row pass.
-            exec = try Executor(graph: setup.model.graph, maxBatch: Executor.defaultMaxBatch)
+            exec = try Executor(graph: setup.model.graph, opset: try ModelValidator.defaultOpset(setup.model), maxBatch: Executor.defaultMaxBatch)
         } catch {
             throw error.inFile(modelPath)
         }

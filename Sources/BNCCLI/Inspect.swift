@@ -1,5 +1,6 @@
 import ArgumentParser
 import BNCGraph
+import BNCJSON
 import BNCModelFile
 import BNCPasses
 import Foundation
@@ -132,9 +133,7 @@ struct ModelSummary: Encodable {
     }
 
     func jsonText() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        try JSONText.encode(self, pretty: true, nonFinite: .refuse)
     }
 
     func table() -> String {

@@ -8,9 +8,10 @@ enum ModelInput {
     /// The scale to pass to `IDXReader.readBatch` for a model's `bnc.input.scaling`
     /// expression: nil means the reader's exact default (x/255 for bytes). Understood forms:
     /// "x/255" (also the default when the key is absent), "x", "x/<number>", "x*<number>".
-    /// Float32 IDX files are taken as model inputs as they are, whatever the expression.
+    /// IDX files of any other element type are taken as model inputs as they are, whatever
+    /// the expression.
     static func scale(expression: String?, elementType: IDXElementType, modelPath: String) throws(ModelError) -> Float? {
-        if elementType == .float32 { return nil }
+        if elementType != .uint8 { return nil }
         let text = (expression ?? "x/255").replacingOccurrences(of: " ", with: "")
         if text == "x/255" { return nil }
         if text == "x" { return 1 }

@@ -2,7 +2,7 @@ import BNCKernels
 import BNCTraining
 import Foundation
 
-/// `bnc train --profile-steps N` (hidden, for tools/bench): GFLOP/s that a training step's
+/// `bnc train --profile-steps N` (hidden, for tools/bench/run): GFLOP/s that a training step's
 /// layers reach, against the sgemm ceiling of the same products on this machine.
 ///
 /// Ceiling of a product: the same single-threaded sgemm call repeated on BOTH cores at once

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCData
 import BNCGraph
+import BNCJSON
 import BNCKernels
 import BNCMPI
 import BNCModelFile
@@ -9,7 +10,11 @@ import Foundation
 
 extension TrainingError: BadInput {}
 
-extension Activation: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public var defaultValueDescription: String { name }
+    public static var allValueStrings: [String] { trainable.map(\.name) }
+}
 extension WeightInitializer: ExpressibleByArgument {}
 extension BatchNormSync: ExpressibleByArgument {}
 
@@ -155,7 +160,7 @@ struct Train: ParsableCommand {
     @Option(help: .hidden)
     var stopAfter: Int?
 
-    /// Benchmark (tools/bench): time N training steps layer by layer against the sgemm
+    /// Benchmark (tools/bench/run): time N training steps layer by layer against the sgemm
     /// ceiling instead of training; writes nothing.
     @Option(help: .hidden)
     var profileSteps: Int?
@@ -278,7 +283,7 @@ struct Train: ParsableCommand {
         }
         if let profileSteps {
             let bench = StepBench(try trainer.profile(sets.train, steps: profileSteps))
-            print(json ? try CLIJSON.text(bench) : bench.text())
+            print(json ? try JSONText.encode(bench, snakeCaseKeys: true) : bench.text())
             return
         }
         if resume {
@@ -322,15 +327,15 @@ struct Train: ParsableCommand {
             try? FileManager.default.removeItem(atPath: checkpointPath)
         }
         if json {
-            var fields: [(String, String)] = [("event", "\"test\""), ("loss", jsonNumber(test.loss))]
-            if let a = test.accuracy { fields.append(("accuracy", jsonNumber(a))) }
+            var fields: [(String, String)] = [("event", "\"test\""), ("loss", JSONText.number(test.loss))]
+            if let a = test.accuracy { fields.append(("accuracy", JSONText.number(a))) }
             if let movingTest {
-                fields.append(("moving_average_loss", jsonNumber(movingTest.loss)))
-                if let a = movingTest.accuracy { fields.append(("moving_average_accuracy", jsonNumber(a))) }
+                fields.append(("moving_average_loss", JSONText.number(movingTest.loss)))
+                if let a = movingTest.accuracy { fields.append(("moving_average_accuracy", JSONText.number(a))) }
             }
-            fields.append(("bn_statistics", jsonString(!network.hasBatchNorm ? "none" : bnStatistics.rawValue)))
-            fields.append(("output", jsonString(output)))
-            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            fields.append(("bn_statistics", JSONText.string(!network.hasBatchNorm ? "none" : bnStatistics.rawValue)))
+            fields.append(("output", JSONText.string(output)))
+            print(JSONText.object(fields))
         } else {
             if let movingTest {
                 print("BN statistics: exact over the \(sets.train.count) training examples (with the moving averages instead:"
@@ -373,12 +378,12 @@ struct Train: ParsableCommand {
     static func evaluationFields(validation: Evaluation?, test: Evaluation?) -> [(String, String)] {
         var fields: [(String, String)] = []
         if let validation {
-            fields.append(("val_loss", jsonNumber(validation.loss)))
-            if let a = validation.accuracy { fields.append(("val_accuracy", jsonNumber(a))) }
+            fields.append(("val_loss", JSONText.number(validation.loss)))
+            if let a = validation.accuracy { fields.append(("val_accuracy", JSONText.number(a))) }
         }
         if let test {
-            fields.append(("test_loss", jsonNumber(test.loss)))
-            if let a = test.accuracy { fields.append(("test_accuracy", jsonNumber(a))) }
+            fields.append(("test_loss", JSONText.number(test.loss)))
+            if let a = test.accuracy { fields.append(("test_accuracy", JSONText.number(a))) }
         }
         return fields
     }
@@ -487,11 +492,11 @@ struct Train: ParsableCommand {
         if json {
             var fields: [(String, String)] = [
                 ("event", "\"epoch\""), ("epoch", "\(epoch)"), ("epochs", "\(resolvedEpochs)"),
-                ("train_loss", jsonNumber(trainLoss)),
+                ("train_loss", JSONText.number(trainLoss)),
             ] + Train.evaluationFields(validation: validation, test: test)
-            fields += [("seconds", jsonNumber(seconds)), ("samples_per_second", jsonNumber(rate))]
-            if let communication { fields.append(("communication_seconds", jsonNumber(communication))) }
-            print("{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}")
+            fields += [("seconds", JSONText.number(seconds)), ("samples_per_second", JSONText.number(rate))]
+            if let communication { fields.append(("communication_seconds", JSONText.number(communication))) }
+            print(JSONText.object(fields))
         } else {
             var line = String(format: "epoch %d/%d  train loss %.4f", epoch, resolvedEpochs, trainLoss)
             if let validation {
@@ -535,23 +540,4 @@ final class Progress {
         if drawn { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
         drawn = false
     }
-}
-
-/// A JSON number (finite) or null.
-func jsonNumber(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
-
-/// A JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }

@@ -1,3 +1,4 @@
+import BNCJSON
 import BNCKernels
 import BNCMPI
 import BNCTraining
@@ -82,7 +83,10 @@ final class TrainProcesses {
         let per = batch / processes
         let mode = batchNorm == .global ? "over the global batch" : "per process"
         if json {
-            return "{\"event\":\"processes\",\"processes\":\(processes),\"batch\":\(batch),\"batch_per_process\":\(per),\"bn_sync\":\"\(batchNorm.rawValue)\"}"
+            return JSONText.object([
+                ("event", JSONText.string("processes")), ("processes", "\(processes)"), ("batch", "\(batch)"),
+                ("batch_per_process", "\(per)"), ("bn_sync", JSONText.string(batchNorm.rawValue)),
+            ])
         }
         return "\(processes) processes (Open MPI): global batch \(batch) = \(per) per process; BN statistics \(mode) (--bn-sync \(batchNorm.rawValue))"
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BNCGraph
 import BNCModelFile
+import BNCOps
 
 /// `bnc verify model.pb`: checks a file's structure and its tensor digest.
 struct Verify: ParsableCommand {
@@ -19,7 +20,7 @@ struct Verify: ParsableCommand {
         let bytes = try AtomicFile.read(model, limit: ModelFile.maximumFileSize)
         let decoded = try ModelFile.decodeUnvalidated(bytes, path: model)
         do {
-            try GraphValidator.validate(decoded)
+            try ModelValidator.validate(decoded)
         } catch {
             throw error.inFile(model)
         }

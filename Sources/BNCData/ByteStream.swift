@@ -46,7 +46,7 @@ final class RawSource {
         if type != 0o100000 {
             close(fd)
             let what = type == 0o040000 ? "a directory" : "not a regular file"
-            throw DataError(file: path, place: "", problem: "is \(what); expected an IDX file")
+            throw DataError(file: path, place: "", problem: "is \(what); expected a data file")
         }
         self.fd = fd
         self.size = Int(info.st_size)

@@ -1,9 +1,11 @@
 /// A whole IDX file in memory: the format of the MNIST and Fashion-MNIST files.
 ///
-/// Format: bytes 0–1 are zero, byte 2 is the element type (0x08 unsigned byte, 0x0D float32;
-/// others are rejected), byte 3 the number of dims (1–4), then each dim as a big-endian
-/// UInt32, then the elements row-major (float32 big-endian). The file may be gzip-compressed;
-/// gzip is recognised by its magic bytes 1f 8b, not by the name.
+/// Format: bytes 0–1 are zero, byte 2 is the element type, byte 3 the number of dims
+/// (1–255), then each dim as a big-endian UInt32, then the elements row-major (multi-byte
+/// elements big-endian). The file may be gzip-compressed; gzip is recognised by its magic
+/// bytes 1f 8b, not by the name. Images and labels are unsigned bytes (0x08) or float32
+/// (0x0D); this type refuses the other element types IDX defines (`IDXTensor` and
+/// `IDXReader` read them all as Float).
 ///
 /// Untrusted input: the header is validated and the data size computed with overflow checks
 /// before anything is allocated; a plain file must be exactly as long as its header says; a
@@ -68,6 +70,10 @@ public struct IDXFile: Equatable, Sendable {
         }
         let n = header.elementCount
         switch header.elementType {
+        case .int8, .int16, .int32, .float64:
+            throw DataError(
+                file: stream.path, place: "byte 2",
+                problem: "holds \(header.elementType.name) elements (type \(hex(header.elementType.rawValue))); images and labels are unsigned bytes (0x08) or float32 (0x0D)")
         case .uint8:
             let values: [UInt8] = try readAll(n) { (buffer: UnsafeMutableBufferPointer<UInt8>) throws(DataError) in
                 _ = try reader.readBatch(maxCount: reader.count, into: buffer)
@@ -101,9 +107,9 @@ public struct IDXFile: Equatable, Sendable {
     }
 
     /// The IDX bytes of this file (uncompressed): header, then elements big-endian.
-    /// Precondition: the element count equals the product of `dims`, 1–4 dims each < 2³².
+    /// Precondition: the element count equals the product of `dims`, 1–255 dims each < 2³².
     public func encoded() -> [UInt8] {
-        precondition((1...IDXHeader.maximumDims).contains(dims.count), "IDX files have 1 to 4 dims")
+        precondition((1...IDXHeader.maximumDims).contains(dims.count), "IDX files have 1 to 255 dims")
         precondition(dims.reduce(1, *) == elementCount, "\(elementCount) elements for dims \(dims)")
         var out: [UInt8] = [0, 0, elementType.rawValue, UInt8(dims.count)]
         for d in dims {

@@ -1,22 +1,51 @@
-/// The element types of the IDX format that bnc reads.
+/// The element types of the IDX format (every type the format defines).
 ///
-/// IDX (the MNIST file format) also defines 0x09 signed byte, 0x0B int16, 0x0C int32 and
-/// 0x0E float64; bnc rejects those with a message naming the code.
-public enum IDXElementType: UInt8, Sendable, Equatable {
+/// Multi-byte elements are stored big-endian. Images and labels (`IDXFile`, `ImageSet`,
+/// training) are unsigned bytes or float32; `IDXReader` and `IDXTensor` read every type as
+/// Float.
+public enum IDXElementType: UInt8, Sendable, Equatable, CaseIterable {
     /// 0x08: unsigned byte (MNIST pixels and labels).
     case uint8 = 0x08
-    /// 0x0D: IEEE-754 float32, stored big-endian.
+    /// 0x09: signed byte.
+    case int8 = 0x09
+    /// 0x0B: int16.
+    case int16 = 0x0B
+    /// 0x0C: int32.
+    case int32 = 0x0C
+    /// 0x0D: IEEE-754 float32.
     case float32 = 0x0D
+    /// 0x0E: IEEE-754 float64.
+    case float64 = 0x0E
 
     /// Bytes per element in the file.
-    public var byteWidth: Int { self == .uint8 ? 1 : 4 }
+    public var byteWidth: Int {
+        switch self {
+        case .uint8, .int8: return 1
+        case .int16: return 2
+        case .int32, .float32: return 4
+        case .float64: return 8
+        }
+    }
 
     /// The name used in messages.
-    public var name: String { self == .uint8 ? "unsigned byte" : "float32" }
+    public var name: String {
+        switch self {
+        case .uint8: return "unsigned byte"
+        case .int8: return "signed byte"
+        case .int16: return "int16"
+        case .int32: return "int32"
+        case .float32: return "float32"
+        case .float64: return "float64"
+        }
+    }
 
     /// How `ImageSet`/`IDXReader` turn an element into a Float by default:
-    /// `"x/255"` for unsigned bytes (pixels in [0, 1]), `"x"` for float32 (taken as is).
+    /// `"x/255"` for unsigned bytes (pixels in [0, 1]), `"x"` (the value as it is) for every
+    /// other type.
     public var scaling: String { self == .uint8 ? "x/255" : "x" }
+
+    /// Whether every element converts to Float exactly (int32 beyond ±2²⁴ and float64 round).
+    public var convertsExactly: Bool { byteWidth <= 2 || self == .float32 }
 }
 
 /// The header of an IDX file: `00 00 type ndims`, then `ndims` big-endian UInt32 dims.
@@ -35,8 +64,8 @@ struct IDXHeader: Equatable, Sendable {
     /// headerBytes + dataBytes: the exact (decompressed) file size.
     var totalBytes: Int { headerBytes + dataBytes }
 
-    /// The most dims bnc accepts (N, C, H, W).
-    static let maximumDims = 4
+    /// The most dims an IDX header can declare (its rank is one byte).
+    static let maximumDims = 255
 
     /// Reads and validates the header from the front of `stream`.
     static func read(from stream: ByteStream) throws(DataError) -> IDXHeader {
@@ -56,18 +85,15 @@ struct IDXHeader: Equatable, Sendable {
                 problem: "not an IDX file: it starts with \(hex(start.0)) \(hex(start.1)) but IDX files start with 0x00 0x00 (then the type code and the number of dims); gzip files start with 0x1F 0x8B")
         }
         guard let type = IDXElementType(rawValue: start.2) else {
-            let known: [UInt8: String] = [0x09: "signed byte", 0x0B: "int16", 0x0C: "int32", 0x0E: "float64"]
-            let what = known[start.2].map { "IDX element type \(hex(start.2)) (\($0)) is not supported" }
-                ?? "unknown IDX element type code \(hex(start.2))"
             throw DataError(
                 file: path, place: "byte 2",
-                problem: "\(what); bnc reads 0x08 (unsigned byte) and 0x0D (float32)")
+                problem: "unknown IDX element type code \(hex(start.2)); IDX defines 0x08 (unsigned byte), 0x09 (signed byte), 0x0B (int16), 0x0C (int32), 0x0D (float32) and 0x0E (float64)")
         }
         let ndims = Int(start.3)
-        if ndims == 0 || ndims > maximumDims {
+        if ndims == 0 {
             throw DataError(
                 file: path, place: "byte 3",
-                problem: "the header declares \(ndims) dims; bnc reads IDX files with 1 to \(maximumDims) dims")
+                problem: "the header declares 0 dims; an IDX file has 1 to \(maximumDims)")
         }
         var dims: [Int] = []
         for i in 0..<ndims {

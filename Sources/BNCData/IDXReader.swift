@@ -9,6 +9,10 @@
 /// ends exactly there (no trailing bytes; for gzip also the CRC), so the last `readBatch`
 /// throws if the file is longer than its header says.
 ///
+/// Every IDX element type is read as Float: unsigned bytes as `x/255` by default (pixels),
+/// the others as their value (int32 beyond ±2²⁴ and float64 rounded to the nearest Float;
+/// a float64 beyond Float's range is refused like a NaN).
+///
 /// Not thread-safe (it owns a file descriptor and a zlib stream); use one per task.
 public final class IDXReader {
     /// The file, as given.
@@ -27,13 +31,13 @@ public final class IDXReader {
     public private(set) var position = 0
     /// Items not yet read.
     public var remaining: Int { count - position }
-    /// The default Float conversion: `"x/255"` for unsigned bytes, `"x"` for float32.
+    /// The default Float conversion: `"x/255"` for unsigned bytes, `"x"` for the other types.
     public var scaling: String { elementType.scaling }
 
     let header: IDXHeader
     let stream: ByteStream
     private var endChecked = false
-    /// Raw bytes of one batch of an unsigned-byte file, reused across batches.
+    /// Raw bytes of one batch (of any type but float32, which is read in place), reused.
     private var scratch = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
 
     /// The largest single item the reader accepts, in bytes (2 GiB, as for `IDXFile`).
@@ -91,8 +95,8 @@ public final class IDXReader {
     var itemNoun: String { dims.count >= 2 ? "image" : "item" }
 
     /// Reads the next `min(maxCount, remaining)` items into `buffer` as Float, item after item
-    /// (`(n, itemElements)` row-major). Unsigned bytes become `x/255` by default, float32
-    /// values are taken as they are; a non-nil `scale` multiplies instead (`x · scale`).
+    /// (`(n, itemElements)` row-major). Unsigned bytes become `x/255` by default, the other
+    /// types are taken as their value; a non-nil `scale` multiplies instead (`x · scale`).
     /// Returns the number of items read: 0 once the file is exhausted.
     ///
     /// `buffer` must hold at least `min(maxCount, remaining) · itemElements` floats.
@@ -120,6 +124,15 @@ public final class IDXReader {
         case .float32:
             try readExactly(UnsafeMutableRawBufferPointer(out), items: n)
             try decodeFloats(out, firstItem: position, scale: scale)
+        case .int8, .int16, .int32, .float64:
+            let byteCount = elements * elementType.byteWidth
+            if scratch.count < byteCount {
+                scratch.deallocate()
+                scratch = .allocate(capacity: byteCount)
+            }
+            let bytes = UnsafeMutableBufferPointer(rebasing: scratch[0..<byteCount])
+            try readExactly(UnsafeMutableRawBufferPointer(bytes), items: n)
+            try decodeBigEndian(UnsafeRawBufferPointer(bytes), into: out, firstItem: position, scale: scale)
         }
         position += n
         if remaining == 0 { try checkEnd() }
@@ -134,7 +147,7 @@ public final class IDXReader {
         guard elementType == .uint8 else {
             throw DataError(
                 file: path, place: "byte 2",
-                problem: "holds float32 elements where unsigned bytes (type 0x08) are expected")
+                problem: "holds \(elementType.name) elements where unsigned bytes (type 0x08) are expected")
         }
         let n = min(maxCount, remaining)
         let elements = n * itemElements
@@ -184,6 +197,38 @@ public final class IDXReader {
             throw DataError(
                 file: path, place: "\(itemNoun) \(firstItem + bad / per)",
                 problem: "element \(bad % per) is \(badValue.isNaN ? "NaN" : "infinite"); bnc reads only finite float32 values")
+        }
+    }
+
+    /// Converts big-endian int8/int16/int32/float64 elements to Float; rejects NaN,
+    /// infinities and float64 values beyond Float's range.
+    private func decodeBigEndian(
+        _ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>, firstItem: Int, scale: Float?
+    ) throws(DataError) {
+        let factor = scale ?? 1
+        let n = out.count
+        switch elementType {
+        case .int8:
+            for i in 0..<n { out[i] = Float(Int8(bitPattern: bytes[i])) * factor }
+        case .int16:
+            for i in 0..<n { out[i] = Float(Int16(bigEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) * factor }
+        case .int32:
+            for i in 0..<n { out[i] = Float(Int32(bigEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) * factor }
+        case .float64:
+            for i in 0..<n {
+                let v = Double(bitPattern: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                let f = Float(v)
+                if !f.isFinite {
+                    let per = max(itemElements, 1)
+                    let what = v.isNaN ? "NaN" : v.isInfinite ? "infinite" : "\(v), beyond the float32 range (±3.4e38)"
+                    throw DataError(
+                        file: path, place: "\(itemNoun) \(firstItem + i / per)",
+                        problem: "element \(i % per) is \(what); bnc reads only finite values that fit a float32")
+                }
+                out[i] = scale == nil ? f : f * factor
+            }
+        case .uint8, .float32:
+            preconditionFailure("unsigned bytes and float32 have their own paths")
         }
     }
 

@@ -1,26 +1,18 @@
-/// Semantic checks of a decoded model: everything that must hold before a pass or the
-/// executor may trust the graph. The loader (BNCModelFile) checks the wire-level facts
-/// (sizes, element types) first, then calls `validate`.
+/// Structural checks of a decoded graph: names, definitions, order. The loader
+/// (BNCModelFile) checks the wire-level facts (sizes, element types) first; operator checks
+/// come from the operator registry (`BNCOps.ModelValidator`).
 public enum GraphValidator {
-    /// Throws the first problem found, naming the node, tensor or value concerned.
+    /// Throws the first problem found, naming the tensor or value concerned.
     ///
-    /// Checks: a supported default-domain opset; supported operators and domains;
-    /// arity; attribute names and types; BatchNormalization in inference mode;
-    /// initializer names unique and data matching dims; each value produced once;
-    /// every node input and graph output defined; no cycles and topological order.
+    /// Checks: initializer names unique and data matching dims; graph inputs named and
+    /// unique; each value produced once; every node input and graph output defined; no
+    /// cycles and topological order. Operators (domains, arity, attributes, opsets) are
+    /// checked against their schemas by `BNCOps.ModelValidator`, which calls this first.
     public static func validate(_ model: Model) throws(ModelError) {
-        guard let opset = model.defaultOpset else {
-            throw ModelError(.badOpset, place: "opset_import",
-                             problem: "no opset for the default ONNX domain (\"\"); bnc reads opsets \(Model.opsetsRead.lowerBound)–\(Model.opsetsRead.upperBound)")
-        }
-        guard Model.opsetsRead.contains(opset) else {
-            throw ModelError(.badOpset, place: "opset_import",
-                             problem: "default-domain opset \(opset) is not supported; bnc reads opsets \(Model.opsetsRead.lowerBound)–\(Model.opsetsRead.upperBound)")
-        }
         try validate(model.graph)
     }
 
-    /// The graph-level part of `validate(_:)`.
+    /// The structural checks of a graph.
     public static func validate(_ graph: Graph) throws(ModelError) {
         // Initializers: unique names, data matching dims.
         var defined = Set<String>()
@@ -58,7 +50,6 @@ public enum GraphValidator {
             }
         }
         for (index, node) in graph.nodes.enumerated() {
-            try checkOperator(node, index: index)
             for input in node.inputs where !input.isEmpty && !defined.contains(input) {
                 if let later = producedBy[input], later >= index {
                     if later == index || reaches(from: index, to: later, in: graph) {
@@ -100,50 +91,4 @@ public enum GraphValidator {
         return false
     }
 
-    private static func checkOperator(_ node: Node, index: Int) throws(ModelError) {
-        let place = node.label(index: index)
-        guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-            throw ModelError(.unsupportedOperator, place: place,
-                             problem: "domain '\(node.domain)' is not supported; bnc runs default-domain ONNX operators")
-        }
-        guard let schema = OperatorSchema.all[node.opType] else {
-            throw ModelError(.unsupportedOperator, place: place,
-                             problem: "operator '\(node.opType)' is not supported; bnc supports \(OperatorSchema.names.joined(separator: ", "))")
-        }
-        // Trailing "" inputs are omitted optional inputs.
-        var inputCount = node.inputs.count
-        while inputCount > 0 && node.inputs[inputCount - 1].isEmpty { inputCount -= 1 }
-        guard schema.inputs.contains(inputCount) else {
-            throw ModelError(.unsupportedModel, place: place,
-                             problem: "has \(inputCount) inputs; \(node.opType) takes \(rangeText(schema.inputs))")
-        }
-        guard schema.outputs.contains(node.outputs.count), node.outputs.first.map({ !$0.isEmpty }) ?? false else {
-            throw ModelError(.unsupportedModel, place: place,
-                             problem: "has \(node.outputs.count) outputs; \(node.opType) (inference) produces \(rangeText(schema.outputs))")
-        }
-        var seen = Set<String>()
-        for a in node.attributes {
-            guard seen.insert(a.name).inserted else {
-                throw ModelError(.duplicateName, place: "\(place) attribute '\(a.name)'", problem: "given twice")
-            }
-            guard let expected = schema.attributes[a.name] else {
-                throw ModelError(.unsupportedOperator, place: "\(place) attribute '\(a.name)'",
-                                 problem: "is not an attribute bnc knows for \(node.opType)")
-            }
-            guard a.value.typeCode == expected else {
-                throw ModelError(.wrongAttributeType, place: "\(place) attribute '\(a.name)'",
-                                 problem: "has type \(a.value.typeName), expected \(AttributeValue.typeName(expected))")
-            }
-        }
-        if node.opType == "BatchNormalization" {
-            if try node.int("training_mode", default: 0) != 0 {
-                throw ModelError(.unsupportedModel, place: place,
-                                 problem: "training_mode is 1; bnc reads inference graphs (training_mode 0)")
-            }
-        }
-    }
-
-    private static func rangeText(_ r: ClosedRange<Int>) -> String {
-        r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound) to \(r.upperBound)"
-    }
 }

@@ -17,10 +17,6 @@ public struct Model: Equatable, Sendable {
     public static let irVersionWritten: Int64 = 8
     /// The default-domain operator set bnc writes.
     public static let opsetWritten: Int64 = 15
-    /// Default-domain operator sets bnc reads: the supported operators have the same
-    /// semantics in all of them (Softmax's per-axis form arrived in 13).
-    public static let opsetsRead: ClosedRange<Int64> = 13...23
-
     public init(
         graph: Graph, irVersion: Int64 = Model.irVersionWritten,
         opsetImports: [OpsetImport] = [OpsetImport(domain: "", version: Model.opsetWritten)],

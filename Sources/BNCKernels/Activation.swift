@@ -6,14 +6,50 @@ import Darwin
 
 /// Pointwise nonlinearities, forward and backward side by side.
 ///
+/// The four of `trainable` are what training uses; the parameterized ones are the ONNX
+/// activations the graph executor runs (and fuses into the product before them) with their
+/// ONNX meaning: LeakyRelu(α) = x < 0 ? αx : x, Elu(α) = x < 0 ? α(eˣ − 1) : x,
+/// Clip(lo, hi) = min(max(x, lo), hi) (ReLU6 is Clip(0, 6)), HardSigmoid(α, β) =
+/// max(0, min(1, αx + β)), HardSwish = x·HardSigmoid(1/6, 1/2)(x).
+///
 /// Backward kernels take the activation's OUTPUT y (not its input): ReLU′ = [y > 0],
 /// σ′ = y(1 − y), tanh′ = 1 − y², so the layer keeps one buffer instead of two.
 /// All kernels accept in-place use (`y == x`, `dx == dy`).
-public enum Activation: String, Sendable, CaseIterable {
+public enum Activation: Equatable, Hashable, Sendable {
     case identity
     case relu
     case sigmoid
     case tanh
+    case leakyRelu(alpha: Float)
+    case elu(alpha: Float)
+    case clip(min: Float, max: Float)
+    case hardSigmoid(alpha: Float, beta: Float)
+    case hardSwish
+
+    /// The activations training layers use (and `--activation` offers).
+    public static let trainable: [Activation] = [.identity, .relu, .sigmoid, .tanh]
+
+    /// Its name: "relu", "sigmoid", …; parameterized ones carry their parameters
+    /// ("leakyrelu(0.01)", "clip(0, 6)").
+    public var name: String {
+        switch self {
+        case .identity: return "identity"
+        case .relu: return "relu"
+        case .sigmoid: return "sigmoid"
+        case .tanh: return "tanh"
+        case .leakyRelu(let a): return "leakyrelu(\(a))"
+        case .elu(let a): return "elu(\(a))"
+        case .clip(let lo, let hi): return "clip(\(lo), \(hi))"
+        case .hardSigmoid(let a, let b): return "hardsigmoid(\(a), \(b))"
+        case .hardSwish: return "hardswish"
+        }
+    }
+
+    /// One of `trainable` by name.
+    public init?(name: String) {
+        guard let a = Activation.trainable.first(where: { $0.name == name }) else { return nil }
+        self = a
+    }
 
     /// y = f(x) over `count` contiguous values.
     @inlinable
@@ -26,8 +62,7 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// y = f(y). The loop reads and writes through the same pointer: with two equal
-    /// pointers the vectorized loop's overlap check fails and the scalar fallback runs
-    /// (measured 3.4× slower for ReLU).
+    /// pointers the vectorized loop's overlap check fails and the scalar fallback runs.
     @inlinable
     public func forwardInPlace(_ y: UnsafeMutablePointer<Float>, count: Int) {
         if self == .identity { return }
@@ -38,7 +73,7 @@ public enum Activation: String, Sendable, CaseIterable {
     /// a BN affine, …) from contiguous inputs: the one place the activations are applied to
     /// runs, so every fused kernel gets the same values. One loop per case, so each loop
     /// vectorizes with `z` inlined into it (a switch inside the loop kept the sigmoid
-    /// scalar: BN's affine+sigmoid took 53 % of `bnc infer --bench` on the unfolded MLP).
+    /// scalar).
     /// In place, `z` must read `y` itself (same pointer, same index), not an equal copy.
     @inlinable @inline(__always)
     public func map(count: Int, into y: UnsafeMutablePointer<Float>, _ z: (Int) -> Float) {
@@ -51,6 +86,34 @@ public enum Activation: String, Sendable, CaseIterable {
             for i in 0..<count { y[i] = Activation.sigmoid(z(i)) }
         case .tanh:
             for i in 0..<count { y[i] = tanhf(z(i)) }
+        case .leakyRelu(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v < 0 ? alpha * v : v
+            }
+        case .elu(let alpha):
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v < 0 ? alpha * (expf(v) - 1) : v
+            }
+        case .clip(let lo, let hi):
+            for i in 0..<count { y[i] = min(max(z(i), lo), hi) }
+        case .hardSigmoid(let alpha, let beta):
+            for i in 0..<count { y[i] = min(max(alpha * z(i) + beta, 0), 1) }
+        case .hardSwish:
+            for i in 0..<count {
+                let v = z(i)
+                y[i] = v * min(max(v * (1 / 6) + 0.5, 0), 1)
+            }
+        }
+    }
+
+    /// Whether f is non-decreasing and commutes exactly with max under rounding, so that
+    /// max-pooling f(x) equals f(max-pooling x) bit for bit (identity, ReLU, Clip).
+    public var commutesWithMax: Bool {
+        switch self {
+        case .identity, .relu, .clip: return true
+        default: return false
         }
     }
 
@@ -69,21 +132,21 @@ public enum Activation: String, Sendable, CaseIterable {
             for i in 0..<count { dx[i] = dy[i] * y[i] * (1 - y[i]) }
         case .tanh:
             for i in 0..<count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+        default:
+            for i in 0..<count { dx[i] = dy[i] * derivative(output: y[i]) }
         }
     }
 
     /// f(x) for one value.
     @inlinable
     public func apply(_ x: Float) -> Float {
-        switch self {
-        case .identity: return x
-        case .relu: return max(x, 0)
-        case .sigmoid: return Activation.sigmoid(x)
-        case .tanh: return tanhf(x)
-        }
+        var out: Float = 0
+        withUnsafeMutablePointer(to: &out) { p in map(count: 1, into: p) { _ in x } }
+        return out
     }
 
-    /// f′ from the output y = f(x), for one value.
+    /// f′ from the output y = f(x), for one value. HardSwish is not invertible from its
+    /// output and is never trained (`trainable` does not list it).
     @inlinable
     public func derivative(output y: Float) -> Float {
         switch self {
@@ -91,18 +154,23 @@ public enum Activation: String, Sendable, CaseIterable {
         case .relu: return y > 0 ? 1 : 0
         case .sigmoid: return y * (1 - y)
         case .tanh: return 1 - y * y
+        case .leakyRelu(let alpha): return y < 0 ? alpha : 1
+        case .elu(let alpha): return y < 0 ? y + alpha : 1
+        case .clip(let lo, let hi): return y > lo && y < hi ? 1 : 0
+        case .hardSigmoid(let alpha, _): return y > 0 && y < 1 ? alpha : 0
+        case .hardSwish: preconditionFailure("Activation.derivative: hardswish is not a training activation")
         }
     }
 
     /// Logistic function σ(x) = 1/(1 + e^−x), within 2e-7 relative of the exact value
     /// (≈ 3 ulp; checked against Double in the kernel tests) and never NaN for finite x.
     ///
-    /// Branch-free and call-free so that loops over it vectorize (≈ 13× faster than
-    /// `expf`): e = e^−x by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
+    /// Branch-free and call-free so that loops over it vectorize (a call to `expf` keeps
+    /// them scalar): e = e^−x by Cephes' expf polynomial on r = t − n·ln 2 with n = round(t·log₂e)
     /// (the 1.5·2²³ rounding trick, whose low mantissa bits give 2ⁿ directly), x clamped to
     /// ±87 so 2ⁿ stays a normal Float; then σ = 1/(1 + e). For x < 0, e is large and its
-    /// relative error carries over to σ unchanged, so no second formula is needed (the
-    /// select of e/(1 + e) used before cost 5 of ≈ 34 vector operations: 15 % of the time).
+    /// relative error carries over to σ unchanged, so no second formula (and no select
+    /// between two) is needed.
     /// The clamp makes σ(x) for x < −87 about 1.6e-38 instead of a smaller subnormal.
     @inlinable
     public static func sigmoid(_ x: Float) -> Float {

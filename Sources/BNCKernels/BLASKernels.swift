@@ -4,10 +4,9 @@ import COpenBLAS
 ///
 /// Debian's OpenBLAS is built for every x86-64 family and picks one when it loads: the best
 /// for the CPU, unless the environment variable `OPENBLAS_CORETYPE` names one. That choice
-/// matters: on the 2-core AMD EPYC this project is measured on, OpenBLAS picks its AVX-512
-/// "Cooperlake" kernels, which run the MLP's products about 1.9× faster than the AVX2
-/// "Haswell" ones that `OPENBLAS_CORETYPE=Haswell` (set in that machine's environment) forces.
-/// bnc respects the setting; benchmarks report the family in use.
+/// matters: on a CPU with AVX-512, OpenBLAS picks AVX-512 kernels (e.g. "Cooperlake"), and
+/// `OPENBLAS_CORETYPE=Haswell` forces the slower AVX2 ones (figures: docs/benchmarks.md,
+/// "OpenBLAS kernels"). bnc respects the setting; benchmarks report the family in use.
 public enum BLASKernels {
     /// The environment variable OpenBLAS reads when it loads.
     public static let environmentVariable = "OPENBLAS_CORETYPE"

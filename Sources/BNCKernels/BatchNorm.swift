@@ -518,12 +518,7 @@ public enum BatchNorm {
         _ activation: Activation, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
         _ dz: UnsafeMutablePointer<Float>, count s: Int
     ) {
-        switch activation {
-        case .identity: if UnsafePointer(dz) != dy { dz.update(from: dy, count: s) }
-        case .relu: for j in 0..<s { dz[j] = y[j] > 0 ? dy[j] : 0 }
-        case .sigmoid: for j in 0..<s { dz[j] = dy[j] * y[j] * (1 - y[j]) }
-        case .tanh: for j in 0..<s { dz[j] = dy[j] * (1 - y[j] * y[j]) }
-        }
+        activation.backward(output: y, gradient: dy, into: dz, count: s)
     }
 
     /// dx = k·(dz − mb − x̂·mg) in place over one run.

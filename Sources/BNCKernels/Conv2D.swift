@@ -229,7 +229,8 @@ public enum Conv2D {
         }
     }
 
-    /// y (N, M, oH, oW) = act(conv(x (N, C, H, W), weight (M, C/G, kh, kw)) (+ bias (M))).
+    /// y (N, M, oH, oW) = act(conv(x (N, C, H, W), weight (M, C/G, kh, kw))·scale (M) + bias (M));
+    /// scale nil means 1 (an unfolded BN after the convolution is its scale and bias).
     /// `scratch` holds at least `g.forwardScratchCount` floats. Samples are split over the
     /// two cores; a single sample splits its products instead. Bias and activation are
     /// applied per sample right after its product, while its output is still in cache.
@@ -245,15 +246,16 @@ public enum Conv2D {
     /// ReLU): max commutes with adding a per-channel constant, and rounding is monotone.
     public static func forward(
         _ g: ConvGeometry, batch n: Int, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>?, activation: Activation = .identity, pool: PoolGeometry? = nil,
-        output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, parallel: Bool = true
+        scale: UnsafePointer<Float>? = nil, bias: UnsafePointer<Float>?, activation: Activation = .identity,
+        pool: PoolGeometry? = nil, output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        parallel: Bool = true
     ) {
         if let pool {
             precondition(pool.isPlain2x2 && pool.channels == g.outChannels && pool.height == g.outHeight
-                         && pool.width == g.outWidth && (activation == .identity || activation == .relu),
+                         && pool.width == g.outWidth && activation.commutesWithMax,
                          "Conv2D.forward: pooling \(pool) cannot be fused into \(g) with \(activation)")
         }
-        let p = Pointers(x: x, w: weight, b: bias, y: y, scratch: scratch, activation: activation, pool: pool)
+        let p = Pointers(x: x, w: weight, s: scale, b: bias, y: y, scratch: scratch, activation: activation, pool: pool)
         if !parallel {
             forwardSamples(g, 0..<n, p, scratch: scratch, split: false)
         } else if n == 1 {
@@ -299,9 +301,9 @@ public enum Conv2D {
                                       into: ys + m * pooledSpatial)
                 }
             }
-            if p.b != nil || p.activation != .identity {
-                Elementwise.addChannelBias(ys, batch: 1, channels: g.outChannels, spatial: pooledSpatial, bias: p.b,
-                                           activation: p.activation)
+            if p.s != nil || p.b != nil || p.activation != .identity {
+                Elementwise.addChannelBias(ys, batch: 1, channels: g.outChannels, spatial: pooledSpatial, scale: p.s,
+                                           bias: p.b, activation: p.activation)
             }
         }
     }
@@ -381,14 +383,14 @@ public enum Conv2D {
                     }
                 }
             }
-            // A plain `total += row[j]` loop is one add chain (no reassociation): it took
-            // most of conv1's backward time (784 values per channel per sample).
+            // A plain `total += row[j]` loop is one add chain (no reassociation), slow on
+            // rows as long as conv1's (784 values per channel per sample).
             for m in 0..<g.outChannels { db[m] += Reduce.sum(dys + m * s, count: s) }
         }
     }
 
     private struct Pointers: @unchecked Sendable {
-        let x: UnsafePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>?
+        let x: UnsafePointer<Float>, w: UnsafePointer<Float>, s: UnsafePointer<Float>?, b: UnsafePointer<Float>?
         let y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
         let activation: Activation
         let pool: PoolGeometry?

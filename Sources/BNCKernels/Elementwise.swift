@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Bias additions, broadcasting and reductions over contiguous Float buffers.
 ///
 /// Shape legend: N batch, K features, C channels, S = H·W spatial positions.
@@ -40,61 +44,95 @@ public enum Elementwise {
         }
     }
 
-    /// y = a + b with NumPy/ONNX multidirectional broadcasting.
-    ///
-    /// `aShape`, `bShape` and `outShape` have the same rank (callers left-pad with 1s);
-    /// each dimension of a and b is either 1 or the output's. Row-major everywhere.
-    public static func broadcastAdd(
-        _ a: UnsafePointer<Float>, shape aShape: [Int], _ b: UnsafePointer<Float>, shape bShape: [Int],
-        into y: UnsafeMutablePointer<Float>, shape outShape: [Int]
+    /// y = a ∘ b for `op` with NumPy/ONNX multidirectional broadcasting: a and b are read
+    /// with element strides `aStrides`, `bStrides` (0 along broadcast dimensions, see
+    /// `Broadcast.strides`) over the output shape `shape`; y is contiguous. Scalars have
+    /// shape [].
+    public static func binary(
+        _ op: BinaryOperation, _ a: UnsafePointer<Float>, strides aStrides: [Int], _ b: UnsafePointer<Float>,
+        strides bStrides: [Int], into y: UnsafeMutablePointer<Float>, shape: [Int]
     ) {
-        let rank = outShape.count
-        precondition(aShape.count == rank && bShape.count == rank, "broadcastAdd: ranks differ")
-        for d in 0..<rank {
-            precondition(aShape[d] == outShape[d] || aShape[d] == 1, "broadcastAdd: a dim \(d)")
-            precondition(bShape[d] == outShape[d] || bShape[d] == 1, "broadcastAdd: b dim \(d)")
-        }
-        let total = outShape.reduce(1, *)
+        let rank = shape.count
+        precondition(aStrides.count == rank && bStrides.count == rank, "Elementwise.binary: ranks differ")
+        let total = shape.reduce(1, *)
         if total == 0 { return }
-        if aShape == outShape && bShape == outShape {
-            for i in 0..<total { y[i] = a[i] + b[i] }
-            return
-        }
-        // Strides (0 on broadcast dimensions).
-        func strides(_ shape: [Int]) -> [Int] {
-            var s = [Int](repeating: 0, count: rank)
-            var acc = 1
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                s[d] = shape[d] == 1 && outShape[d] != 1 ? 0 : acc
-                acc *= shape[d]
-            }
-            return s
-        }
-        let sa = strides(aShape), sb = strides(bShape)
         if rank == 0 {
-            y[0] = a[0] + b[0]
+            op.map(count: 1, into: y, a, 0, b, 0)
             return
         }
-        // Iterate over all but the last dimension with an odometer; inner loop over the last.
-        let inner = outShape[rank - 1]
-        let ia = sa[rank - 1], ib = sb[rank - 1]
+        // An odometer over all but the last dimension; one vectorizable run along the last.
+        let inner = shape[rank - 1]
+        let ia = aStrides[rank - 1], ib = bStrides[rank - 1]
         var index = [Int](repeating: 0, count: rank)
         var offA = 0, offB = 0, offY = 0
         while true {
-            for j in 0..<inner { y[offY + j] = a[offA + j * ia] + b[offB + j * ib] }
+            op.map(count: inner, into: y + offY, a + offA, ia, b + offB, ib)
             offY += inner
             var d = rank - 2
             while d >= 0 {
                 index[d] += 1
-                offA += sa[d]
-                offB += sb[d]
-                if index[d] < outShape[d] { break }
-                offA -= sa[d] * outShape[d]
-                offB -= sb[d] * outShape[d]
+                offA += aStrides[d]
+                offB += bStrides[d]
+                if index[d] < shape[d] { break }
+                offA -= aStrides[d] * shape[d]
+                offB -= bStrides[d] * shape[d]
                 index[d] = 0
                 d -= 1
             }
             if d < 0 { return }
+        }
+    }
+}
+
+/// The elementwise binary operations of ONNX (`Add`, `Sub`, `Mul`, `Div`, `Max`, `Min`,
+/// `PRelu`, `Pow`) on Float32, with IEEE semantics (Max/Min propagate NaN, as onnxruntime).
+public enum BinaryOperation: String, Sendable, Equatable, CaseIterable {
+    case add, sub, mul, div, max, min
+    /// x < 0 ? slope·x : x (a is x, b is the slope).
+    case prelu
+    case pow
+
+    /// x ∘ y for one pair (the same code as `map`).
+    @inlinable
+    public func apply(_ x: Float, _ y: Float) -> Float {
+        var (a, b, out) = (x, y, Float(0))
+        withUnsafePointer(to: &a) { pa in
+            withUnsafePointer(to: &b) { pb in
+                withUnsafeMutablePointer(to: &out) { map(count: 1, into: $0, pa, 1, pb, 1) }
+            }
+        }
+        return out
+    }
+
+    /// y[i] = a[i·sa] ∘ b[i·sb] for i in 0..<count: one loop per operation and stride
+    /// pattern, so that each vectorizes.
+    @inlinable
+    public func map(
+        count n: Int, into y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ sa: Int,
+        _ b: UnsafePointer<Float>, _ sb: Int
+    ) {
+        switch self {
+        case .add: Self.run(n, y, a, sa, b, sb) { $0 + $1 }
+        case .sub: Self.run(n, y, a, sa, b, sb) { $0 - $1 }
+        case .mul: Self.run(n, y, a, sa, b, sb) { $0 * $1 }
+        case .div: Self.run(n, y, a, sa, b, sb) { $0 / $1 }
+        case .max: Self.run(n, y, a, sa, b, sb) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+        case .min: Self.run(n, y, a, sa, b, sb) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
+        case .prelu: Self.run(n, y, a, sa, b, sb) { $0 < 0 ? $1 * $0 : $0 }
+        case .pow: Self.run(n, y, a, sa, b, sb) { powf($0, $1) }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func run(
+        _ n: Int, _ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ sa: Int,
+        _ b: UnsafePointer<Float>, _ sb: Int, _ f: (Float, Float) -> Float
+    ) {
+        switch (sa, sb) {
+        case (1, 1): for i in 0..<n { y[i] = f(a[i], b[i]) }
+        case (1, 0): let bv = b[0]; for i in 0..<n { y[i] = f(a[i], bv) }
+        case (0, 1): let av = a[0]; for i in 0..<n { y[i] = f(av, b[i]) }
+        default: for i in 0..<n { y[i] = f(a[i * sa], b[i * sb]) }
         }
     }
 }

@@ -45,10 +45,9 @@ extension GEMM {
         }
     }
 
-    /// Multiply-adds from which `multiplyRow` splits its outputs over the cores. OpenBLAS's
-    /// one-row product runs at ≈ 26 GFLOP/s here (100×784: 3.0 µs on one core, 50×784:
-    /// 1.6 µs; sgemm with m = 1 is no faster), so halving the MLP's first layer beats the
-    /// ≈ 0.5 µs a fork/join costs; 100×100 (0.4 µs) does not. Folded MLP at batch 1:
-    /// 4.4 → 4.0 µs per image (median of 8 alternating `bnc infer --bench` runs).
+    /// Multiply-adds from which `multiplyRow` splits its outputs over the cores: above it,
+    /// halving a one-row product (OpenBLAS's sgemv; sgemm with m = 1 is no faster) saves
+    /// more than a fork/join costs. The MLP's first layer (100×784) is split, 100×100 is not
+    /// (figures: docs/benchmarks.md, "Measured figures behind the code").
     public static let rowSplitThreshold = 32_768
 }

@@ -13,11 +13,10 @@ import Glibc
 ///
 /// Slice 0 runs on the calling thread and slice 1 on `SliceWorker`, one persistent thread
 /// that spins briefly between jobs, so even the small kernels of a training step (a few
-/// microseconds) gain from the second core. Measured on the 2-core bench machine, two slices
-/// of 4 µs each: 2.5 µs per call (one thread: 4.1 µs; Dispatch's `concurrentPerform`, used
-/// before: 6.4–7.9 µs); slices of 16 µs: 8.6 µs (one thread 16.1, Dispatch 19–20); an empty
-/// call 0.1–0.15 µs. When other processes keep the other core busy, calls run on one thread
-/// (4.0 µs; spinning there measured twice as slow as one thread).
+/// microseconds) gain from the second core; Dispatch's `concurrentPerform` costs more per
+/// call than such a kernel saves. When other processes keep the other core busy, calls run
+/// on one thread: waiting for a worker that shares a core is slower than running both
+/// slices alone (figures: docs/benchmarks.md, "Measured figures behind the code").
 public enum Parallel {
     /// Number of slices work is cut into.
     public static let ways = 2
@@ -64,8 +63,8 @@ public enum Parallel {
     }
 
     /// Split jobs so far, and how many of them ran on one thread because other processes
-    /// kept the other core busy: benchmarks report it, since such runs are up to twice as
-    /// slow. Read it when no kernel is running (e.g. after a timed run).
+    /// kept the other core busy: benchmarks report it, since such runs are slower. Read it
+    /// when no kernel is running (e.g. after a timed run).
     public static var loadFallbacks: (jobs: UInt64, onOneThread: UInt64) {
         (SliceWorker.shared.jobs, SliceWorker.shared.jobsOnOneThread)
     }
@@ -114,8 +113,7 @@ final class SliceWorker: @unchecked Sendable {
     nonisolated(unsafe) private var job: UncheckedBox<(Int) -> Void>?
     /// Whether, at the last look at the machine's load, other processes kept every core but
     /// the caller's busy: the worker would then time-share a core, and the owner waiting for
-    /// it is slower than running both slices alone (measured: twice as slow as alone with one
-    /// busy process on two cores). Touched only by the owner.
+    /// it is slower than running both slices alone. Touched only by the owner.
     nonisolated(unsafe) private var contended = false
     /// Jobs the owner took, and those of them it ran on one thread because of the load
     /// (`Parallel.loadFallbacks`). Touched only by the owner.

@@ -7,7 +7,7 @@ import CProtobufC
 ///
 /// Checks here are the wire-level ones: required fields present, supported element
 /// types, dims valid and matching the data length *before* any array sized from the file
-/// is allocated. Graph semantics are `GraphValidator`'s job.
+/// is allocated. Graph semantics are `ModelValidator`'s job (BNCOps).
 enum ModelDecoder {
     static func decode(_ bytes: [UInt8]) throws(ModelError) -> Model {
         if bytes.isEmpty {
@@ -199,22 +199,26 @@ enum ModelDecoder {
 
     /// Copies a tensor after checking type, dims and data length; nothing is allocated
     /// from the file's claims before they are checked against the bytes present.
+    ///
+    /// FLOAT, INT64, INT32 and BOOL are read, each from `raw_data` (little-endian; BOOL one
+    /// byte per element) or from the typed field ONNX assigns it: `float_data`,
+    /// `int64_data`, `int32_data` (INT32 and BOOL). A BOOL element must be 0 or 1.
     static func tensor(_ t: Onnx__TensorProto, place outer: String?) throws(ModelError) -> Tensor {
         let name = try string(t.name, "tensor name")
         let place = outer.map { "\($0) tensor '\(name)'" } ?? "tensor '\(name)'"
         let extra = unknown(t.base)
-        if extra.contains(13) || extra.contains(14) {
+        if t.n_external_data > 0 || (t.has_data_location != 0 && t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
             throw ModelError(.unsupportedDataType, place: place,
                              problem: "stores its data in an external file (external_data); bnc reads tensors stored inside the model")
         }
-        for (number, field) in [(5 as UInt32, "int32_data"), (6, "string_data"), (10, "double_data"), (11, "uint64_data"), (3, "segment")]
+        for (number, field) in [(6 as UInt32, "string_data"), (10, "double_data"), (11, "uint64_data"), (3, "segment")]
         where extra.contains(number) {
             throw ModelError(.unsupportedDataType, place: place, problem: "uses \(field), which bnc does not read")
         }
         let dataType = t.has_data_type != 0 ? t.data_type : DataType.undefined
-        guard dataType == DataType.float || dataType == DataType.int64 else {
+        guard let form = ElementForm(dataType) else {
             throw ModelError(.unsupportedDataType, place: place,
-                             problem: "has data_type \(DataType.name(dataType)); bnc reads FLOAT and INT64 tensors")
+                             problem: "has data_type \(DataType.name(dataType)); bnc reads FLOAT, INT64, INT32 and BOOL tensors")
         }
         var dims: [Int] = []
         dims.reserveCapacity(t.n_dims)
@@ -228,17 +232,16 @@ enum ModelDecoder {
         guard let count = Tensor.checkedElementCount(dims) else {
             throw ModelError(.badShape, place: place, problem: "the product of dims \(dims) overflows")
         }
-        let elementSize = dataType == DataType.float ? 4 : 8
-        let (byteCount, overflow) = count.multipliedReportingOverflow(by: elementSize)
-        let typedCount = dataType == DataType.float ? t.n_float_data : t.n_int64_data
-        let otherCount = dataType == DataType.float ? t.n_int64_data : t.n_float_data
-        if otherCount > 0 {
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: form.byteWidth)
+        let typed: [(field: String, count: Int)] = [("float_data", t.n_float_data), ("int32_data", t.n_int32_data), ("int64_data", t.n_int64_data)]
+        if let stray = typed.first(where: { $0.count > 0 && $0.field != form.field }) {
             throw ModelError(.unsupportedDataType, place: place,
-                             problem: "is \(DataType.name(dataType)) but has \(dataType == DataType.float ? "int64_data" : "float_data")")
+                             problem: "is \(DataType.name(dataType)) but has \(stray.field)")
         }
+        let typedCount = typed.first { $0.field == form.field }!.count
         let hasRaw = t.has_raw_data != 0
         if hasRaw && typedCount > 0 {
-            throw ModelError(.badShape, place: place, problem: "has both raw_data and \(dataType == DataType.float ? "float_data" : "int64_data"); ONNX allows one")
+            throw ModelError(.badShape, place: place, problem: "has both raw_data and \(form.field); ONNX allows one")
         }
         if hasRaw {
             guard !overflow, t.raw_data.len == byteCount else {
@@ -250,13 +253,60 @@ enum ModelDecoder {
                              problem: "has \(typedCount) values; dims \(dims) need \(count)")
         }
         let storage: Tensor.Storage
-        if dataType == DataType.float {
+        switch form {
+        case .float:
             storage = .float(hasRaw ? littleEndian(t.raw_data, count: count) : array(t.float_data, count))
-        } else {
+        case .int64:
             storage = .int64(hasRaw ? littleEndian(t.raw_data, count: count) : array(t.int64_data, count))
+        case .int32:
+            storage = .int32(hasRaw ? littleEndian(t.raw_data, count: count) : array(t.int32_data, count))
+        case .bool:
+            let bytes: [UInt8] = hasRaw ? littleEndian(t.raw_data, count: count) : []
+            var values = [Bool](repeating: false, count: count)
+            for i in 0..<count {
+                let v = hasRaw ? Int32(bytes[i]) : t.int32_data[i]
+                guard v == 0 || v == 1 else {
+                    throw ModelError(.badValue, place: place,
+                                     problem: "BOOL element \(i) is \(v) in \(hasRaw ? "raw_data" : "int32_data"); a BOOL is 0 or 1")
+                }
+                values[i] = v == 1
+            }
+            storage = .bool(values)
         }
         return Tensor(name: name, dims: dims, storage: storage,
                       docString: try string(t.doc_string, "\(place) doc_string"), unknownFields: extra)
+    }
+
+    /// The element types bnc reads, with their raw width and ONNX's typed field.
+    private enum ElementForm {
+        case float, int64, int32, bool
+
+        init?(_ dataType: Int32) {
+            switch dataType {
+            case DataType.float: self = .float
+            case DataType.int64: self = .int64
+            case DataType.int32: self = .int32
+            case DataType.bool: self = .bool
+            default: return nil
+            }
+        }
+
+        var byteWidth: Int {
+            switch self {
+            case .float, .int32: return 4
+            case .int64: return 8
+            case .bool: return 1
+            }
+        }
+
+        /// The typed field ONNX stores this element type in when raw_data is not used.
+        var field: String {
+            switch self {
+            case .float: return "float_data"
+            case .int64: return "int64_data"
+            case .int32, .bool: return "int32_data"
+            }
+        }
     }
 
     /// Elements of fixed-width little-endian raw data (length already checked).

@@ -30,6 +30,16 @@ enum ModelEncoder {
         }
     }
 
+    /// A serialized `TensorProto` on its own (ONNX's test-data `.pb` files).
+    static func encode(_ tensor: Tensor) -> [UInt8] {
+        let arena = CArena()
+        let t = tensorMessage(tensor, arena)
+        let size = onnx__tensor_proto__get_packed_size(t)
+        return [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
+            initialized = onnx__tensor_proto__pack(t, buf.baseAddress)
+        }
+    }
+
     private static func modelMessage(_ model: Model, _ a: CArena) -> UnsafeMutablePointer<Onnx__ModelProto> {
         let m = a.message(Onnx__ModelProto.self) { onnx__model_proto__init($0) }
         m.pointee.has_ir_version = 1
@@ -157,6 +167,12 @@ enum ModelEncoder {
             t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
         case .int64(let v):
             let (p, n) = a.bytes(of: v.map { $0.littleEndian })
+            t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
+        case .int32(let v):
+            let (p, n) = a.bytes(of: v.map { $0.littleEndian })
+            t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
+        case .bool(let v):
+            let (p, n) = a.bytes(of: v.map { UInt8($0 ? 1 : 0) })
             t.pointee.raw_data = ProtobufCBinaryData(len: n, data: p)
         }
         setUnknown(&t.pointee.base, tensor.unknownFields, a)

@@ -1,9 +1,10 @@
 import BNCGraph
+import BNCOps
 
 /// Reading and writing bnc model files (ONNX `ModelProto`, see schemas/onnx.proto).
 ///
 /// Every model that `load`/`decode` returns has passed the wire-level checks of the
-/// decoder and `GraphValidator.validate`. Errors carry the file, the place (byte offset,
+/// decoder and `ModelValidator.validate` (structure, opset, each node against its operator). Errors carry the file, the place (byte offset,
 /// node, tensor, attribute) and the problem.
 public enum ModelFile {
     /// Largest model file bnc reads: protobuf messages are limited to 2 GiB.
@@ -20,7 +21,7 @@ public enum ModelFile {
     public static func decode(_ bytes: [UInt8], path: String? = nil) throws(ModelError) -> Model {
         do throws(ModelError) {
             let model = try ModelDecoder.decode(bytes)
-            try GraphValidator.validate(model)
+            try ModelValidator.validate(model)
             if case .mismatch(let stored, let computed) = TensorDigest.status(of: model) {
                 throw ModelError(.integrityMismatch, place: "metadata '\(MetadataKey.integritySHA256)'",
                                  problem: "the tensors hash to \(computed.prefix(16))…, the file says \(stored.prefix(16))…: a weight was changed or damaged after the file was written")
@@ -54,7 +55,7 @@ public enum ModelFile {
     /// Validates, encodes and atomically writes `model` to `path`.
     public static func save(_ model: Model, to path: String) throws(ModelError) {
         do {
-            try GraphValidator.validate(model)
+            try ModelValidator.validate(model)
         } catch {
             throw error.inFile(path)
         }

@@ -27,6 +27,10 @@ public enum TensorDigest {
                 #endif
             case .int64(let v):
                 v.map { $0.littleEndian }.withUnsafeBytes { hasher.update($0) }
+            case .int32(let v):
+                v.map { $0.littleEndian }.withUnsafeBytes { hasher.update($0) }
+            case .bool(let v):
+                hasher.update(v.map { UInt8($0 ? 1 : 0) })
             }
         }
         return hasher.finish().map { byte in

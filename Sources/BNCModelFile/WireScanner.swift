@@ -28,18 +28,19 @@ enum WireScanner {
         "TypeProto.Tensor": [2: ("shape", .message("TensorShapeProto"))],
         "TensorShapeProto": [1: ("dim", .message("TensorShapeProto.Dimension"))],
         "TensorShapeProto.Dimension": [2: ("dim_param", .string), 3: ("denotation", .string)],
-        "TensorProto": [1: ("dims", .scalar), 4: ("float_data", .scalar), 7: ("int64_data", .scalar),
-                        8: ("name", .string), 9: ("raw_data", .bytes), 12: ("doc_string", .string)],
+        "TensorProto": [1: ("dims", .scalar), 4: ("float_data", .scalar), 5: ("int32_data", .scalar), 7: ("int64_data", .scalar),
+                        8: ("name", .string), 9: ("raw_data", .bytes), 12: ("doc_string", .string),
+                        13: ("external_data", .message("StringStringEntryProto"))],
     ]
 
     /// The error for bytes protobuf-c refused: the first structural fault found, or a
     /// general "not an ONNX model" message when the structure looks intact.
-    static func locateDamage(in bytes: [UInt8]) -> ModelError {
-        if let fault = scan(bytes, from: 0, to: bytes.count, message: "ModelProto", path: "ModelProto") {
+    static func locateDamage(in bytes: [UInt8], message root: String = "ModelProto") -> ModelError {
+        if let fault = scan(bytes, from: 0, to: bytes.count, message: root, path: root) {
             return ModelError(.malformed, place: "byte \(fault.offset)", problem: fault.problem)
         }
         return ModelError(.malformed, place: "byte 0",
-                          problem: "protobuf-c could not decode the file as an ONNX ModelProto (invalid field encoding or UTF-8)")
+                          problem: "protobuf-c could not decode the file as an ONNX \(root) (invalid field encoding or UTF-8)")
     }
 
     private struct Fault { var offset: Int; var problem: String }

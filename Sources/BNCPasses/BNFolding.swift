@@ -36,7 +36,8 @@ public enum BNFolding {
     /// (`bnc.integrity.sha256`) no longer matches folded tensors and is removed; the
     /// writer computes a fresh one.
     public static func fold(_ model: Model, options: FoldOptions = FoldOptions()) -> (Model, FoldReport) {
-        let (graph, report) = fold(model.graph, options: options)
+        let opset = model.defaultOpset.flatMap { Int(exactly: $0) } ?? Int(Model.opsetWritten)
+        let (graph, report) = fold(model.graph, opset: opset, options: options)
         var out = model
         out.graph = graph
         for f in report.folded { out[metadata: f.auditKey] = f.audit.json }
@@ -45,12 +46,14 @@ public enum BNFolding {
     }
 
     /// Folds every BN it can. Never throws: what cannot be folded is reported.
-    /// Expects a graph that passed `GraphValidator`.
-    public static func fold(_ graph: Graph, options: FoldOptions = FoldOptions()) -> (Graph, FoldReport) {
+    /// Expects a graph that passed `ModelValidator`.
+    public static func fold(
+        _ graph: Graph, opset: Int = Int(Model.opsetWritten), options: FoldOptions = FoldOptions()
+    ) -> (Graph, FoldReport) {
         var shapes: [String: [Int]]? = nil
         var shapeProblem = ""
         do {
-            shapes = try ShapeInference.infer(graph, batch: 1)
+            shapes = try ShapeInference.infer(graph, batch: 1, opset: opset)
         } catch {
             shapeProblem = error.description
         }

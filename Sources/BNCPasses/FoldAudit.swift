@@ -1,4 +1,5 @@
 import BNCGraph
+import BNCJSON
 import Foundation
 
 /// The original parameters of a folded BatchNormalization, kept in the folded model so
@@ -82,38 +83,3 @@ public struct FoldAudit: Equatable, Sendable, Codable {
 }
 
 extension FoldReport.Direction: Codable {}
-
-/// Minimal JSON text writing shared by the audit record and report rendering.
-public enum JSONText {
-    /// A JSON string literal with the required escapes.
-    public static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    /// A Float in shortest round-trip form; non-finite values become `null` (JSON has none).
-    public static func number(_ x: Float) -> String {
-        x.isFinite ? "\(x)" : "null"
-    }
-
-    /// A Double in shortest round-trip form; non-finite values become `null`.
-    public static func number(_ x: Double) -> String {
-        x.isFinite ? "\(x)" : "null"
-    }
-}

@@ -12,10 +12,10 @@ import BNCRuntime
 /// 2⁻²⁴ ≈ 6e-8 relative, and the unfolded run rounds differently (its BN affine a = fl(γ/σ),
 /// and the product W·x before scaling). Those per-weight errors enter a K-term dot product
 /// (K = 784 for the first MLP layer) with random signs, so they grow like √K·6e-8 ≈ 2e-6
-/// of Σ|w x| in the worst layer; through a few layers and relative to the output scale the
-/// measured figures are 1e-7 to 1e-6. A wrong fold (a wrong axis, a missed ε, a shifted
-/// padding) moves outputs by 1e-2 to 1 of the scale. 1e-5 sits between with ≥ 10× margin
-/// on both sides.
+/// of Σ|w x| in the worst layer, and less relative to the output scale. A wrong fold (a
+/// wrong axis, a missed ε, a shifted padding) moves outputs by a sizeable fraction of the
+/// scale. 1e-5 sits between the two with a margin on both sides (the measured differences
+/// of correct and wrong folds: docs/benchmarks.md, "Measured figures behind the code").
 public struct FoldProof: Equatable, Sendable {
     public static let defaultTolerance = 1e-5
 
@@ -59,10 +59,10 @@ public struct FoldProof: Equatable, Sendable {
     public static func run(
         original: Graph, folded: Graph, images: [Float] = [], randomProbes: Int = 100,
         randomRange: ClosedRange<Float> = 0...1, seed: UInt64 = 0x5EED_F01D, tolerance: Double = defaultTolerance,
-        memoryLimit: Int = Executor.defaultMemoryLimit
+        memoryLimit: Int = Executor.defaultMemoryLimit, opset: Int = Int(Model.opsetWritten)
     ) throws(ModelError) -> FoldProof {
-        let a = try Executor(graph: original, maxBatch: 256, memoryLimit: memoryLimit)
-        let b = try Executor(graph: folded, maxBatch: 256, memoryLimit: memoryLimit)
+        let a = try Executor(graph: original, opset: opset, maxBatch: 256, memoryLimit: memoryLimit)
+        let b = try Executor(graph: folded, opset: opset, maxBatch: 256, memoryLimit: memoryLimit)
         guard a.inputCount == b.inputCount, a.outputShapes == b.outputShapes else {
             throw ModelError(.unsupportedModel, place: "graph",
                              problem: "the folded graph's input/output shapes (\(b.inputShape), \(b.outputShapes)) differ from the original's (\(a.inputShape), \(a.outputShapes))")

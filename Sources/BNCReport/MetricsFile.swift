@@ -1,3 +1,4 @@
+import BNCJSON
 import Foundation
 
 /// Why a metrics file cannot be used: one line naming the file, the place in it (a JSON path
@@ -68,10 +69,8 @@ public enum MetricsFile {
 
     /// The metrics as pretty-printed JSON with sorted keys (deterministic text).
     public static func encode(_ metrics: ComparisonMetrics) throws(ReportError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return [UInt8](try encoder.encode(metrics)) + [10]
+            return [UInt8](try JSONText.encode(metrics, pretty: true, nonFinite: .refuse).utf8) + [10]
         } catch {
             throw ReportError(file: "", place: "metrics", problem: "cannot be written as JSON (\(error))")
         }

@@ -1,119 +1,141 @@
 import BNCGraph
 import BNCKernels
+import BNCOps
 
 /// Runs an inference graph on batches of Float inputs.
 ///
-/// `init` compiles the graph once into a plan: shapes inferred from the graph input (its
-/// dim 0 is the batch), constants copied, BN turned into a per-channel affine (computed in
-/// Double, rounded once to Float), activations fused into the op before them (and a 2×2
-/// max-pool into the Conv before it), every buffer placed in one arena sized for
-/// `batchCapacity` samples (buffers whose values are dead are reused) or, when it lives
-/// only inside a convolutional segment, in a per-core area for one block of samples (see
-/// `runChunk`). `run` then executes batches without allocating; batches larger than the
-/// capacity run in chunks. BatchNormalization always uses the moving statistics, and every
-/// op works per sample, so one image at a time gives the same outputs as a whole batch.
+/// `init` compiles the graph once into a plan: every value's facts from the operator
+/// registry (shapes, element types, and the contents of everything known before the run,
+/// shape arithmetic and constant subgraphs included), each runtime node lowered to kernel
+/// steps by its operator, steps fused (activations, per-channel affines and a 2×2 max-pool
+/// into the product before them), every buffer placed in one arena sized for
+/// `batchCapacity` units (dead buffers reused) or, when it lives only inside a
+/// convolutional segment, in a per-core area for one block of units (see `runChunk`).
+/// `run` then executes batches without allocating; batches larger than the capacity run in
+/// chunks.
 ///
-/// All math comes from BNCKernels (GEMM through OpenBLAS, Conv2D, BatchNorm.affine,
-/// activations, MaxPool2D, Softmax, Elementwise).
+/// A unit is one sample when the graph is batch-polymorphic (dim 0 of every runtime input
+/// is the batch and every step works sample by sample), so one image at a time gives the
+/// same outputs as a whole batch; otherwise a unit is the whole input as declared, run one
+/// at a time. BatchNormalization always uses the stored statistics.
 ///
-/// Not thread-safe: one executor per thread.
+/// All math comes from BNCKernels. Not thread-safe: one executor per thread.
 public final class Executor {
-    /// The graph's runtime input and its shape per sample (without the batch dim).
-    public let inputName: String
-    public let inputShape: [Int]
+    /// The graph's runtime inputs and their shapes per unit without the batch dim.
+    public let inputNames: [String]
+    public let inputShapes: [[Int]]
+    /// The first runtime input and its shape per sample (without the batch dim).
+    public var inputName: String { inputNames[0] }
+    public var inputShape: [Int] { inputShapes[0] }
     /// The graph's first output and its shape per sample (without the batch dim).
     public let outputName: String
     public let outputShape: [Int]
     /// Every graph output (the first is `outputName`) and their per-sample shapes.
     public let outputNames: [String]
     public let outputShapes: [[Int]]
-    /// Floats per sample of input and output.
+    /// Floats per sample of the first input and the first output.
     public let inputCount: Int
     public let outputCount: Int
     /// Largest batch one pass of the plan runs; `run` splits larger batches. 1 when the
-    /// graph only runs with batch 1 (e.g. a Reshape to a literal [1, …]).
+    /// graph only runs one unit at a time (e.g. a Reshape to a literal [1, …]).
     public let batchCapacity: Int
     /// Number of kernel steps after fusion (for reports).
-    public var stepCount: Int { steps.count }
+    public var stepCount: Int { plan.steps.count }
+    /// One line per step ("conv 3×3 1→32 +bias +relu"), for reports and tests.
+    public var stepSummaries: [String] { plan.steps.map(\.summary) }
 
-    private let steps: [Step]
-    let stages: [Stage]
+    let plan: Plan
+    var stages: [Stage] { plan.stages }
+    /// Floats per unit of every input and output.
+    let inputCounts: [Int]
+    let outputCounts: [Int]
+    private let slots: UnsafeMutablePointer<Slot>
     private let arena: UnsafeMutablePointer<Float>
-    private let arenaCount: Int
     private let constants: UnsafeMutablePointer<Float>
     private let scratch: UnsafeMutablePointer<Float>
-    /// Floats of `scratch` a core uses when kernels run inside a slice.
-    private let scratchPerSlice: Int
-    /// Block-local values, `localPerSlice` floats per core.
     private let local: UnsafeMutablePointer<Float>
-    private let localPerSlice: Int
-    private let outputs: [Slot]
-    /// Whether chunks may be split into per-core sample ranges (no Conv step).
-    private let splittable: Bool
-    let outputCounts: [Int]
+    /// Per core: the storage bases of its frames (arena, constants, its local area, inputs).
+    private let bases: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let basesPerSlice: Int
 
     /// Default for `maxBatch`.
     public static let defaultMaxBatch = 1024
     /// Default for `memoryBudget`: 256 MiB of activations.
     public static let defaultMemoryBudget = 256 << 20
-
     /// Default for `memoryLimit`: 2 GiB of activations and scratch.
     public static let defaultMemoryLimit = 2 << 30
 
-    /// Compiles `graph`. The capacity is `maxBatch`, lowered so the arena stays within
-    /// `memoryBudget` bytes (never below 1). Throws `.unsupportedModel` (naming the node)
-    /// for anything bnc cannot run, and when one sample alone needs more than `memoryLimit`
-    /// bytes of activations and scratch: sizes come from the file, so they are checked
-    /// before anything is allocated (an 85-byte model can declare a 2³¹-float input).
-    public init(
-        graph: Graph, maxBatch: Int = Executor.defaultMaxBatch, memoryBudget: Int = Executor.defaultMemoryBudget,
-        memoryLimit: Int = Executor.defaultMemoryLimit
+    /// Compiles `graph` (operators at default-domain `opset`) for its one runtime input,
+    /// whose dims after the batch dim must be fixed. The capacity is `maxBatch`, lowered so
+    /// the arena stays within `memoryBudget` bytes (never below 1). Throws
+    /// `.unsupportedModel` (naming the node) for anything bnc cannot run, and when one
+    /// sample alone needs more than `memoryLimit` bytes of activations and scratch: sizes
+    /// come from the file, so they are checked before anything is allocated from them.
+    public convenience init(
+        graph: Graph, opset: Int = Int(Model.opsetWritten), maxBatch: Int = Executor.defaultMaxBatch,
+        memoryBudget: Int = Executor.defaultMemoryBudget, memoryLimit: Int = Executor.defaultMemoryLimit
     ) throws(ModelError) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
-        var b = try PlanBuilder(graph: graph)
-        let perSample = b.perSampleBytesEstimate()
-        if perSample > memoryLimit {
-            let largest = b.largestValue()
-            throw ModelError(.unsupportedModel, place: largest.place,
-                             problem: "shape \(largest.shape) alone takes \(Executor.byteText(largest.bytes)); one sample needs \(Executor.byteText(perSample)) in all, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
+        let (name, perSample) = try ShapeInference.inputSignature(graph)
+        let compiled = try Compilation(graph: graph, opset: opset, inputs: [name: PlanValue(shape: [1] + perSample)],
+                                       inputNames: [name], memoryLimit: memoryLimit)
+        for o in graph.outputs {
+            if compiled.analysis.values[o.name]?.isConstant ?? false {
+                throw ModelError(.unsupportedModel, place: "graph output '\(o.name)'", problem: "does not depend on the input '\(name)'")
+            }
         }
-        let capacity = b.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, perSample))) : 1
-        let built = try b.build(capacity: capacity, memoryLimit: memoryLimit)
-        let localCount = built.localCountPerSlice * Parallel.ways
-        let (partial, overflow1) = built.arenaCount.addingReportingOverflow(built.scratchCount)
-        let (total, overflow2) = partial.addingReportingOverflow(localCount)
-        let overflow = overflow1 || overflow2
-        if overflow || total > memoryLimit / MemoryLayout<Float>.size {
-            throw ModelError(.unsupportedModel, place: "graph",
-                             problem: "the plan needs \(overflow ? "more than \(Int.max)" : "\(total)") floats of activations and scratch, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
-        }
-        inputName = b.inputName
-        inputShape = b.inputPerSample
-        outputNames = graph.outputs.map(\.name)
-        outputShapes = built.outputShapes
-        outputName = outputNames[0]
-        outputShape = built.outputShapes[0]
-        inputCount = inputShape.reduce(1, *)
-        outputCount = outputShape.reduce(1, *)
-        outputCounts = built.outputShapes.map { $0.reduce(1, *) }
+        try self.init(compiled, maxBatch: maxBatch, memoryBudget: memoryBudget, memoryLimit: memoryLimit)
+    }
+
+    /// A plan from a compilation: capacity from the budget when the plan runs unit by unit.
+    init(_ c: Compilation, maxBatch: Int, memoryBudget: Int, memoryLimit: Int) throws(ModelError) {
+        let capacity = c.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, c.perUnitBytes))) : 1
+        let plan = try c.builder.build(capacity: capacity, memoryLimit: memoryLimit, batched: c.polymorphic)
+        self.plan = plan
         batchCapacity = capacity
-        steps = built.steps
-        stages = built.stages
-        arenaCount = built.arenaCount
-        outputs = built.outputs
-        splittable = built.runsAsIndependentSlices
-        arena = .allocate(capacity: max(1, built.arenaCount))
-        arena.initialize(repeating: 0, count: max(1, built.arenaCount))
-        let c = UnsafeMutablePointer<Float>.allocate(capacity: max(1, built.constants.count))
-        c.initialize(repeating: 0, count: max(1, built.constants.count))
-        for (i, v) in built.constants.enumerated() { c[i] = v }
-        constants = c
-        scratch = .allocate(capacity: max(1, built.scratchCount))
-        scratch.initialize(repeating: 0, count: max(1, built.scratchCount))
-        scratchPerSlice = built.scratchCount / Parallel.ways
-        localPerSlice = built.localCountPerSlice
-        local = .allocate(capacity: max(1, localCount))
-        local.initialize(repeating: 0, count: max(1, localCount))
+        inputNames = c.inputNames
+        let unitShapes = c.inputNames.map { c.analysis.values[$0]?.shape ?? [] }
+        inputCounts = unitShapes.map { Tensor.elementCount($0) }
+        inputShapes = unitShapes.map { $0.first == 1 ? Array($0.dropFirst()) : $0 }
+        outputNames = c.analysis.graph.outputs.map(\.name)
+        var shapes: [[Int]] = [], counts: [Int] = []
+        for o in plan.outputs {
+            switch o {
+            case .value(_, let s):
+                shapes.append(s.first == 1 ? Array(s.dropFirst()) : s)
+                counts.append(Tensor.elementCount(s))
+            case .constant(let v):
+                shapes.append(v.shape)
+                counts.append(v.count)
+            }
+        }
+        outputShapes = shapes
+        outputCounts = counts
+        outputName = outputNames[0]
+        outputShape = shapes[0]
+        inputCount = inputCounts.first ?? 0
+        outputCount = counts[0]
+
+        slots = .allocate(capacity: max(1, plan.slots.count))
+        slots.initialize(from: plan.slots, count: plan.slots.count)
+        arena = .allocate(capacity: max(1, plan.arenaCount))
+        arena.initialize(repeating: 0, count: max(1, plan.arenaCount))
+        let cp = UnsafeMutablePointer<Float>.allocate(capacity: max(1, plan.constants.count))
+        cp.initialize(repeating: 0, count: max(1, plan.constants.count))
+        for (i, v) in plan.constants.enumerated() { cp[i] = v }
+        constants = cp
+        scratch = .allocate(capacity: max(1, plan.scratchWhole))
+        scratch.initialize(repeating: 0, count: max(1, plan.scratchWhole))
+        local = .allocate(capacity: max(1, plan.localPerSlice * Parallel.ways))
+        local.initialize(repeating: 0, count: max(1, plan.localPerSlice * Parallel.ways))
+        basesPerSlice = Slot.firstInput + c.inputNames.count
+        bases = .allocate(capacity: basesPerSlice * Parallel.ways)
+        for slice in 0..<Parallel.ways {
+            let b = bases + slice * basesPerSlice
+            b.initialize(repeating: arena, count: basesPerSlice)
+            b[Slot.constants] = cp
+            b[Slot.local] = local + slice * plan.localPerSlice
+        }
     }
 
     /// "8 GiB", "3.5 MiB", "512 bytes": sizes in error messages.
@@ -128,25 +150,24 @@ public final class Executor {
     }
 
     deinit {
+        slots.deallocate()
         arena.deallocate()
         constants.deallocate()
         scratch.deallocate()
         local.deallocate()
+        bases.deallocate()
     }
 
-    /// Runs `batch` samples: `input` holds batch × `inputCount` floats (row-major, sample
-    /// after sample), `output` receives batch × `outputCount` floats.
+    /// Runs `batch` samples of a one-input graph: `input` holds batch × `inputCount` floats
+    /// (row-major, sample after sample), `output` receives batch × `outputCount` floats of
+    /// the first output.
     public func run(_ input: UnsafeBufferPointer<Float>, batch: Int, output out: UnsafeMutableBufferPointer<Float>) {
+        precondition(inputNames.count == 1, "Executor.run: the graph has \(inputNames.count) inputs")
         precondition(batch >= 0 && input.count >= batch * inputCount, "Executor.run: \(input.count) input floats for batch \(batch) × \(inputCount)")
         precondition(out.count >= batch * outputCount, "Executor.run: \(out.count) output floats for batch \(batch) × \(outputCount)")
         guard batch > 0, let inBase = input.baseAddress, let outBase = out.baseAddress else { return }
-        var done = 0
-        while done < batch {
-            let n = min(batchCapacity, batch - done)
-            runChunk(inBase + done * inputCount, n: n)
-            let src = pointer(outputs[0], inBase + done * inputCount)
-            (outBase + done * outputCount).update(from: src, count: n * outputCount)
-            done += n
+        run(inputs: [inBase], units: batch) { o, first, n, pointer in
+            if o == 0 { (outBase + first * self.outputCount).update(from: pointer, count: n * self.outputCount) }
         }
     }
 
@@ -164,299 +185,213 @@ public final class Executor {
     /// Runs `input.count / inputCount` samples and returns every graph output, each
     /// batch × its per-sample count floats, in graph order.
     public func runAll(_ input: [Float]) -> [[Float]] {
+        precondition(inputNames.count == 1, "Executor.runAll: the graph has \(inputNames.count) inputs")
         precondition(inputCount > 0 && input.count % inputCount == 0, "Executor.runAll: \(input.count) floats is not a whole number of \(inputCount)-float samples")
         let batch = input.count / inputCount
         var results = outputCounts.map { [Float](repeating: 0, count: batch * $0) }
         input.withUnsafeBufferPointer { buffer in
             guard let inBase = buffer.baseAddress else { return }
-            var done = 0
-            while done < batch {
-                let n = min(batchCapacity, batch - done)
-                let chunk = inBase + done * inputCount
-                runChunk(chunk, n: n)
-                for (o, slot) in outputs.enumerated() {
-                    let src = pointer(slot, chunk), k = outputCounts[o]
-                    results[o].withUnsafeMutableBufferPointer { dst in
-                        (dst.baseAddress! + done * k).update(from: src, count: n * k)
-                    }
+            run(inputs: [inBase], units: batch) { o, first, n, pointer in
+                let k = outputCounts[o]
+                results[o].withUnsafeMutableBufferPointer { dst in
+                    (dst.baseAddress! + first * k).update(from: pointer, count: n * k)
                 }
-                done += n
             }
         }
         return results
     }
 
-    @inline(__always)
-    private func pointer(_ s: Slot, _ input: UnsafePointer<Float>, _ first: Int = 0) -> UnsafeMutablePointer<Float> {
-        precondition(s.storage != .local, "block-local values exist only inside a segment")
-        return (s.storage == .input ? UnsafeMutablePointer(mutating: input) : arena + s.offset) + first * s.perSample
-    }
-
-    @inline(__always)
-    private func pointer(_ s: Slot, _ frame: Frame, _ first: Int) -> UnsafeMutablePointer<Float> {
-        switch s.storage {
-        case .input: return UnsafeMutablePointer(mutating: frame.input) + first * s.perSample
-        case .arena: return arena + s.offset + first * s.perSample
-        case .local: return frame.local + s.offset + (first - frame.blockFirst) * s.perSample
+    /// Runs `units` units: `inputs[k]` holds units × `inputCounts[k]` floats of input k.
+    /// After each chunk, `deliver(output, firstUnit, count, pointer)` receives every
+    /// output's floats for that chunk (constants are delivered once per unit).
+    func run(
+        inputs: [UnsafePointer<Float>], units: Int,
+        deliver: (_ output: Int, _ first: Int, _ count: Int, _ values: UnsafePointer<Float>) -> Void
+    ) {
+        precondition(inputs.count == inputNames.count, "Executor.run: \(inputs.count) inputs for \(inputNames.count)")
+        var done = 0
+        while done < units {
+            let n = min(batchCapacity, units - done)
+            for slice in 0..<Parallel.ways {
+                for (k, p) in inputs.enumerated() {
+                    bases[slice * basesPerSlice + Slot.firstInput + k] = UnsafeMutablePointer(mutating: p + done * inputCounts[k])
+                }
+            }
+            runChunk(n: n)
+            let frame = frame(slice: 0, blockFirst: 0, serial: false)
+            for (o, output) in plan.outputs.enumerated() {
+                switch output {
+                case .value(let id, _):
+                    deliver(o, done, n, frame.input(id, 0))
+                case .constant(let v):
+                    let floats = v.floats ?? (v.ints ?? []).map { Float($0) }
+                    floats.withUnsafeBufferPointer { b in
+                        for u in 0..<n { deliver(o, done + u, 1, b.baseAddress!) }
+                    }
+                }
+            }
+            done += n
         }
     }
 
     /// Smallest chunk split over the cores (below, one thread runs it).
     static let splitThreshold = 64
 
-    /// Runs the plan on `n` samples, on both cores when `n` is large enough.
+    /// Runs the plan on `n` units, on both cores when `n` is large enough.
     ///
-    /// Plans whose kernels never split themselves (no Conv, MaxPool or spatial BN) run as
-    /// `Parallel.ways` independent sample ranges, one per core, every step serial: one
+    /// Plans whose steps never split themselves (no Conv, MaxPool or spatial BN) run as
+    /// `Parallel.ways` independent unit ranges, one per core, every step serial: one
     /// fork/join per chunk instead of one per kernel. Otherwise the plan runs stage by
-    /// stage (`Stage`): a GEMM (which splits itself) or a step split by sample range runs
-    /// on the whole chunk; a segment of convolutional steps gives each core half the
-    /// samples, which it runs a small block at a time through all the segment's steps,
-    /// every kernel on its own thread, so the activations between steps stay in cache.
-    /// Every step works per sample, so ranges and blocks write disjoint memory and results
-    /// do not depend on the split.
-    private func runChunk(_ input: UnsafePointer<Float>, n: Int) {
+    /// stage (`Stage`): a product (which splits itself) or a step split by unit range runs
+    /// on the whole chunk; a segment of convolutional steps gives each core half the units,
+    /// which it runs a small block at a time through all the segment's steps, every kernel
+    /// on its own thread, so the activations between steps stay in cache. Every step works
+    /// per unit, so ranges and blocks write disjoint memory and results do not depend on
+    /// the split.
+    private func runChunk(n: Int) {
         let split = n >= Executor.splitThreshold && Parallel.isEnabled
-        let box = SendableExecutorBox(executor: self, input: input)
-        if split && splittable {
+        let box = SendableExecutorBox(executor: self)
+        if split && plan.runsAsIndependentSlices {
             Parallel.forEachSlice { slice in
                 let r = Parallel.range(slice, of: n)
                 if r.isEmpty { return }
-                let frame = box.executor.frame(box.input, slice: slice, blockFirst: r.lowerBound, serial: true)
-                for step in box.executor.steps {
-                    box.executor.run(step, frame, first: r.lowerBound, n: r.count, serial: true)
-                }
+                let e = box.executor
+                let frame = e.frame(slice: slice, blockFirst: r.lowerBound, serial: true)
+                for step in e.plan.steps { step.run(frame, units: r, serial: true) }
             }
             return
         }
-        for stage in stages {
+        for stage in plan.stages {
             switch stage {
             case .blocks(let range, let blockSize):
                 if split {
                     Parallel.forEachSlice { slice in
-                        box.executor.runBlocks(range, blockSize: blockSize, box.input,
-                                               samples: Parallel.range(slice, of: n), slice: slice, serial: true)
+                        box.executor.runBlocks(range, blockSize: blockSize, units: Parallel.range(slice, of: n), slice: slice, serial: true)
                     }
                 } else {
-                    runBlocks(range, blockSize: blockSize, input, samples: 0..<n, slice: 0, serial: false)
+                    runBlocks(range, blockSize: blockSize, units: 0..<n, slice: 0, serial: false)
                 }
             case .step(let i):
-                let step = steps[i]
-                let whole = frame(input, slice: 0, blockFirst: 0, serial: false)
-                if step.splitsItself {
-                    run(step, whole, first: 0, n: n, serial: false)
+                let step = plan.steps[i]
+                if step.traits.contains(.splitsItself) || !step.traits.contains(.perUnit) {
+                    step.run(frame(slice: 0, blockFirst: 0, serial: false), units: 0..<n, serial: false)
                 } else if split {
                     Parallel.forEachSlice { slice in
                         let r = Parallel.range(slice, of: n)
                         if r.isEmpty { return }
-                        let frame = box.executor.frame(box.input, slice: slice, blockFirst: r.lowerBound, serial: true)
-                        box.executor.run(step, frame, first: r.lowerBound, n: r.count, serial: true)
+                        let e = box.executor
+                        e.plan.steps[i].run(e.frame(slice: slice, blockFirst: r.lowerBound, serial: true), units: r, serial: true)
                     }
                 } else {
-                    run(step, whole, first: 0, n: n, serial: true)
+                    step.run(frame(slice: 0, blockFirst: 0, serial: true), units: 0..<n, serial: true)
                 }
             }
         }
     }
 
-    /// Steps `range` on `samples`, `blockSize` samples at a time through all the steps.
+    /// Steps `range` on `units`, `blockSize` units at a time through all the steps.
     /// `serial` (inside a slice): every kernel on this thread, with core `slice`'s scratch.
-    private func runBlocks(
-        _ range: Range<Int>, blockSize: Int, _ input: UnsafePointer<Float>, samples: Range<Int>, slice: Int, serial: Bool
-    ) {
-        var first = samples.lowerBound
-        while first < samples.upperBound {
-            let n = min(blockSize, samples.upperBound - first)
-            let frame = frame(input, slice: slice, blockFirst: first, serial: serial)
-            for i in range { run(steps[i], frame, first: first, n: n, serial: serial) }
+    private func runBlocks(_ range: Range<Int>, blockSize: Int, units: Range<Int>, slice: Int, serial: Bool) {
+        var first = units.lowerBound
+        while first < units.upperBound {
+            let n = min(blockSize, units.upperBound - first)
+            let frame = frame(slice: slice, blockFirst: first, serial: serial)
+            for i in range { plan.steps[i].run(frame, units: first..<(first + n), serial: serial) }
             first += n
         }
     }
 
-    /// Where one kernel call finds the input, block-local values and scratch.
-    private struct Frame {
-        var input: UnsafePointer<Float>
-        /// Core's block-local area; its sample 0 is `blockFirst`.
-        var local: UnsafeMutablePointer<Float>
-        var blockFirst: Int
-        var scratch: UnsafeMutablePointer<Float>
-    }
-
-    private func frame(_ input: UnsafePointer<Float>, slice: Int, blockFirst: Int, serial: Bool) -> Frame {
-        Frame(input: input, local: local + slice * localPerSlice, blockFirst: blockFirst,
-              scratch: serial ? scratch + slice * scratchPerSlice : scratch)
-    }
-
-    /// One step on samples first..<first + n; `serial` keeps every kernel on the calling
-    /// thread (GEMM, Conv, MaxPool and BN otherwise split themselves over the cores).
-    private func run(_ step: Step, _ frame: Frame, first f: Int, n: Int, serial: Bool) {
-        do {
-            switch step {
-            case .gemm(let g):
-                let a = pointer(g.a, frame, f), y = pointer(g.y, frame, f)
-                let rows = n * g.rowsPerSample
-                if rows == 1 {
-                    GEMM.multiplyRow(transB: g.transB, n: g.n, k: g.k, alpha: g.alpha, x: a, b: constants + g.weight, y: y,
-                                     parallel: !serial)
-                } else if serial {
-                    GEMM.multiplySerial(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
-                                        b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
-                } else {
-                    GEMM.multiply(transB: g.transB, m: rows, n: g.n, k: g.k, alpha: g.alpha, a: a, lda: g.k,
-                                  b: constants + g.weight, ldb: g.transB ? g.k : g.n, beta: 0, c: y, ldc: g.n)
-                }
-                Elementwise.addRowBias(y, rows: rows, columns: g.n, bias: g.bias.map { UnsafePointer(constants + $0) }, activation: g.activation)
-            case .conv(let c):
-                let x = pointer(c.x, frame, f), y = pointer(c.y, frame, f)
-                Conv2D.forward(c.geometry, batch: n * c.samplesPerSample, input: x, weight: constants + c.weight,
-                               bias: c.bias.map { UnsafePointer(constants + $0) }, activation: c.activation, pool: c.pool,
-                               output: y, scratch: frame.scratch, parallel: !serial)
-            case .batchNorm(let b):
-                BatchNorm.affine(pointer(b.x, frame, f), batch: n * b.outerPerSample, channels: b.channels, spatial: b.spatial,
-                                 a: constants + b.a, b: constants + b.b, activation: b.activation, into: pointer(b.y, frame, f),
-                                 parallel: !serial)
-            case .activation(let x, let y, let act, let count):
-                act.forward(pointer(x, frame, f), pointer(y, frame, f), count: n * count)
-            case .axisBias(let a):
-                let x = pointer(a.x, frame, f), y = pointer(a.y, frame, f)
-                if x != y { y.update(from: x, count: n * a.outerPerSample * a.channels * a.inner) }
-                if a.inner == 1 {
-                    Elementwise.addRowBias(y, rows: n * a.outerPerSample, columns: a.channels, bias: constants + a.bias, activation: a.activation)
-                } else {
-                    Elementwise.addChannelBias(y, batch: n * a.outerPerSample, channels: a.channels, spatial: a.inner,
-                                               bias: constants + a.bias, activation: a.activation)
-                }
-            case .addSame(let a, let b, let y, let count, let act):
-                let pa = pointer(a, frame, f), pb = pointer(b, frame, f), py = pointer(y, frame, f)
-                act.map(count: n * count, into: py) { pa[$0] + pb[$0] }
-            case .addGeneral(let g):
-                let pa = pointer(g.a, frame, f), pb = pointer(g.b, frame, f), py = pointer(g.y, frame, f)
-                for i in 0..<n {
-                    let sa = g.aBatched ? pa + i * g.aCount : (g.aConstant.map { constants + $0 } ?? pa)
-                    let sb = g.bBatched ? pb + i * g.bCount : (g.bConstant.map { constants + $0 } ?? pb)
-                    Elementwise.broadcastAdd(sa, shape: g.aShape, sb, shape: g.bShape, into: py + i * g.yCount, shape: g.yShape)
-                }
-                if g.activation != .identity { g.activation.forward(py, py, count: n * g.yCount) }
-            case .maxPool(let x, let y, let geometry, let planesPerSample):
-                MaxPool2D.forward(geometry, batch: n * planesPerSample, input: pointer(x, frame, f), output: pointer(y, frame, f),
-                                  argmax: nil, parallel: !serial)
-            case .softmax(let x, let y, let outer, let length, let inner):
-                Softmax.forward(pointer(x, frame, f), outer: n * outer, length: length, inner: inner, into: pointer(y, frame, f))
-            }
-        }
+    private func frame(slice: Int, blockFirst: Int, serial: Bool) -> Frame {
+        Frame(slots: slots, bases: bases + slice * basesPerSlice, blockFirst: blockFirst,
+              scratch: serial ? scratch + slice * plan.scratchPerSlice : scratch)
     }
 }
 
-/// Where a value lives: the caller's input buffer, an arena offset or a block-local offset (floats), and its
-/// floats per sample (sample i starts at offset + i·perSample).
-struct Slot: Equatable {
-    enum Storage: Equatable {
-        /// The caller's input buffer.
-        case input
-        /// The arena: sample i at offset + i·perSample.
-        case arena
-        /// The running core's block-local area: sample i of a block at offset + i·perSample.
-        case local
-    }
-    var storage: Storage
-    var offset: Int
-    var perSample: Int
-}
-
-/// How `Executor.runChunk` walks the steps of a chunk.
-enum Stage: Equatable {
-    /// One step over the whole chunk.
-    case step(Int)
-    /// Steps run depth-first: each core takes its share of the chunk's samples and runs
-    /// them `blockSize` at a time through all the steps, every kernel on its own thread.
-    case blocks(Range<Int>, blockSize: Int)
-
-    var firstStep: Int {
-        switch self {
-        case .step(let i): return i
-        case .blocks(let r, _): return r.lowerBound
-        }
-    }
-}
-
-/// One kernel call of the plan; sizes per sample, scaled by the run's batch.
-enum Step {
-    struct Gemm {
-        var a: Slot, y: Slot
-        /// Rows of A per sample (1 for Gemm; Π leading dims for MatMul).
-        var rowsPerSample: Int
-        var n: Int, k: Int
-        var transB: Bool
-        var alpha: Float
-        /// Offsets into the constants: weight (K, N) or (N, K) with transB, bias (N).
-        var weight: Int
-        var bias: Int?
-        var activation: Activation
-    }
-    struct Conv {
-        var x: Slot, y: Slot
-        var geometry: BNCKernels.ConvGeometry
-        /// Kernel samples per batch sample (dim 0 at batch 1; normally 1).
-        var samplesPerSample: Int
-        var weight: Int, bias: Int?
-        var activation: Activation
-        /// A 2×2 max-pool applied to the output before it is stored (`Conv2D.forward`).
-        var pool: BNCKernels.PoolGeometry?
-    }
-    struct BatchNorm {
-        var x: Slot, y: Slot
-        var outerPerSample: Int, channels: Int, spatial: Int
-        /// Offsets of a (C) and b (C): y = act(x·a + b).
-        var a: Int, b: Int
-        var activation: Activation
-    }
-    /// y = act(x + bias) with bias (C) along one axis: x (outer, C, inner).
-    struct AxisBias {
-        var x: Slot, y: Slot
-        var outerPerSample: Int, channels: Int, inner: Int
-        var bias: Int
-        var activation: Activation
-    }
-    /// Per-sample numpy broadcasting.
-    struct AddGeneral {
-        var a: Slot, b: Slot, y: Slot
-        var aBatched: Bool, bBatched: Bool
-        var aConstant: Int?, bConstant: Int?
-        var aShape: [Int], bShape: [Int], yShape: [Int]
-        var aCount: Int, bCount: Int, yCount: Int
-        var activation: Activation
-    }
-
-    case gemm(Gemm)
-    case conv(Conv)
-    case batchNorm(BatchNorm)
-    case activation(Slot, Slot, Activation, Int)
-    case axisBias(AxisBias)
-    case addSame(Slot, Slot, Slot, Int, Activation)
-    case addGeneral(AddGeneral)
-    case maxPool(Slot, Slot, BNCKernels.PoolGeometry, Int)
-    case softmax(Slot, Slot, Int, Int, Int)
-
-    /// Whether the kernel splits its work over the cores itself (it must then not run
-    /// inside a `Parallel` slice): Conv2D, GEMM (unless called serial), MaxPool2D and
-    /// BatchNorm.affine on spatial data.
-    var splitsItself: Bool {
-        switch self {
-        case .conv, .gemm, .maxPool: return true
-        case .batchNorm(let b): return b.spatial > 1
-        default: return false
-        }
-    }
-
-    var isGemm: Bool {
-        if case .gemm = self { return true }
-        return false
-    }
-}
-
-/// Hands the executor and the input pointer to the per-core sample ranges, which touch
-/// disjoint samples of every buffer.
+/// Hands the executor to the per-core unit ranges, which touch disjoint units of every
+/// buffer.
 private struct SendableExecutorBox: @unchecked Sendable {
     let executor: Executor
-    let input: UnsafePointer<Float>
+}
+
+/// A graph analyzed and lowered for given runtime inputs, before memory is laid out: what
+/// an `Executor` is built from.
+struct Compilation {
+    let analysis: Analysis
+    var builder: PlanBuilder
+    let inputNames: [String]
+    /// Whether the plan runs any number of units (the batch): every step works per unit
+    /// and every runtime value's dim 0 scales with the batch.
+    let polymorphic: Bool
+    /// Upper bound of the bytes one unit needs: its inputs and every runtime value.
+    let perUnitBytes: Int
+
+    /// `inputs`: facts of every runtime input at one unit ([1, …] for a batch of one).
+    init(graph: Graph, opset: Int, inputs: [String: PlanValue], inputNames: [String], memoryLimit: Int) throws(ModelError) {
+        let limit = memoryLimit / MemoryLayout<Float>.size
+        let analysis = try Analysis(graph: graph, opset: opset, inputs: inputs, elementLimit: limit)
+        // One unit's memory, checked before anything is allocated from the file's sizes.
+        var total = 0
+        var largest: (place: String, shape: [Int], count: Int) = ("graph", [], 0)
+        for name in inputNames {
+            let s = analysis.values[name]?.shape ?? []
+            total += Tensor.elementCount(s)
+            if Tensor.elementCount(s) > largest.count { largest = ("graph input '\(name)'", s, Tensor.elementCount(s)) }
+        }
+        for index in analysis.runtimeNodes {
+            let node = graph.nodes[index]
+            for o in node.outputs where !o.isEmpty {
+                let s = analysis.values[o]?.shape ?? []
+                let n = Tensor.elementCount(s)
+                let (sum, overflow) = total.addingReportingOverflow(n + 16)
+                total = overflow ? Int.max / 8 : sum
+                if n > largest.count { largest = (node.label(index: index), s, n) }
+            }
+        }
+        let bytes = total >= Int.max / 8 ? Int.max : total * MemoryLayout<Float>.size
+        if bytes > memoryLimit {
+            let shape = largest.shape
+            throw ModelError(.unsupportedModel, place: largest.place,
+                             problem: "shape \(shape) alone takes \(Executor.byteText(largest.count * MemoryLayout<Float>.size)); one sample needs \(Executor.byteText(bytes)) in all, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
+        }
+        var builder = PlanBuilder(analysis: analysis, inputNames: inputNames)
+        try builder.lower()
+        self.analysis = analysis
+        self.builder = builder
+        self.inputNames = inputNames
+        self.perUnitBytes = bytes
+        polymorphic = builder.perUnit && Compilation.scales(graph, opset: opset, unit: analysis, inputs: inputs, limit: limit)
+    }
+
+    /// Whether the shapes of every runtime value at two and three units are those at one
+    /// unit with dim 0 multiplied: each unit's data is then one contiguous block.
+    private static func scales(_ graph: Graph, opset: Int, unit: Analysis, inputs: [String: PlanValue], limit: Int) -> Bool {
+        for b in [2, 3] {
+            var scaled: [String: PlanValue] = [:]
+            for (name, v) in inputs {
+                guard v.type == .float, let d0 = v.shape.first else { return false }
+                var s = v
+                s.shape[0] = d0 * b
+                scaled[name] = s
+            }
+            guard let a = try? Analysis(graph: graph, opset: opset, inputs: scaled, elementLimit: limit) else { return false }
+            if a.runtimeNodes != unit.runtimeNodes { return false }
+            for index in unit.runtimeNodes {
+                let node = graph.nodes[index]
+                for o in node.outputs where !o.isEmpty {
+                    guard let s1 = unit.values[o]?.shape, let sb = a.values[o]?.shape, let d0 = s1.first,
+                          sb.count == s1.count, sb[0] == b * d0, sb.dropFirst() == s1.dropFirst() else { return false }
+                }
+                // Constants the steps are built from must not depend on the batch (a Range
+                // over the batch size, a mask of its shape…).
+                let unused = type(of: unit.operators[index].0).contentsUnusedByLowering
+                for (i, name) in node.inputs.enumerated() where !name.isEmpty && !unused.contains(i) {
+                    if let v = unit.values[name], v.isConstant, a.values[name] != v { return false }
+                }
+            }
+            for o in graph.outputs {
+                if let v = unit.values[o.name], v.isConstant, a.values[o.name] != v { return false }
+            }
+        }
+        return true
+    }
 }

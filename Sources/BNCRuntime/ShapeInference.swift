@@ -1,4 +1,5 @@
 import BNCGraph
+import BNCOps
 
 /// Static shapes of every value of a graph for a given batch size.
 ///
@@ -7,9 +8,13 @@ import BNCGraph
 /// be a fixed size. Initializers keep their own dims.
 public enum ShapeInference {
     /// Shapes (batch first) of every value: the input, the initializers and each node
-    /// output. Throws `.unsupportedModel` naming the node whose inputs it cannot run.
-    public static func infer(_ graph: Graph, batch: Int) throws(ModelError) -> [String: [Int]] {
-        try resolve(graph, batch: batch).shapes
+    /// output, with the operators of default-domain `opset`. Throws `.unsupportedModel`
+    /// naming the node whose inputs it cannot run.
+    public static func infer(_ graph: Graph, batch: Int, opset: Int = Int(Model.opsetWritten)) throws(ModelError) -> [String: [Int]] {
+        let (name, perSample) = try inputSignature(graph)
+        let analysis = try Analysis(graph: graph, opset: opset, inputs: [name: PlanValue(shape: [batch] + perSample)],
+                                    elementLimit: Executor.defaultMemoryLimit / MemoryLayout<Float>.size)
+        return analysis.values.mapValues(\.shape)
     }
 
     /// Name and per-sample shape (without the batch dim) of the graph's runtime input.
@@ -40,35 +45,5 @@ public enum ShapeInference {
             throw ModelError(.unsupportedModel, place: place, problem: "shape \(input.shapeDescription) is too large")
         }
         return (input.name, perSample)
-    }
-
-    /// Resolved ops (one per node) and shapes for `batch`.
-    static func resolve(_ graph: Graph, batch: Int) throws(ModelError) -> (specs: [OpSpec], shapes: [String: [Int]]) {
-        let (inputName, perSample) = try inputSignature(graph)
-        var shapes: [String: [Int]] = [:]
-        for t in graph.initializers { shapes[t.name] = t.dims }
-        if shapes[inputName] == nil { shapes[inputName] = [batch] + perSample }
-        var specs: [OpSpec] = []
-        specs.reserveCapacity(graph.nodes.count)
-        for (index, node) in graph.nodes.enumerated() {
-            var inputShapes: [[Int]?] = []
-            for name in node.inputs {
-                if name.isEmpty { inputShapes.append(nil); continue }
-                guard let s = shapes[name] else {
-                    throw ModelError(.undefinedInput, place: node.label(index: index),
-                                     problem: "input '\(name)' is not defined before this node")
-                }
-                inputShapes.append(s)
-            }
-            let resolver = OpResolver(graph: graph, node: node, index: index, inputShapes: inputShapes)
-            let (spec, out) = try resolver.resolve()
-            guard let count = Tensor.checkedElementCount(out), count <= 1 << 40 else {
-                throw resolver.fail("output shape \(out) is too large")
-            }
-            guard count > 0 else { throw resolver.fail("output shape \(out) is empty") }
-            specs.append(spec)
-            shapes[node.outputs[0]] = out
-        }
-        return (specs, shapes)
     }
 }

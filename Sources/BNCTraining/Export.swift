@@ -83,6 +83,7 @@ public enum ModelExport {
                 case .sigmoid: op = "Sigmoid"
                 case .tanh: op = "Tanh"
                 case .identity: op = "Identity"
+                default: preconditionFailure("Export: \(a.name) is not a training activation")
                 }
                 nodes.append(Node(name: unit.name, opType: op, inputs: [current], outputs: [out]))
             case .batchNorm:

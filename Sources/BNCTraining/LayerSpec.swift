@@ -242,7 +242,7 @@ public enum ArchitectureSpec {
             case .maxPool(let p): return "p\(p.kernel.h)"
             case .flatten: return "flat"
             case .dropout(let r): return "drop\(r)"
-            case .activation(let a): return a.rawValue
+            case .activation(let a): return a.name
             case .batchNorm: return "bn"
             }
         }.joined(separator: "-")

@@ -71,7 +71,7 @@ public final class Network {
             case .maxPool: kind = "pool"
             case .flatten: kind = "flatten"
             case .dropout: kind = "dropout"
-            case .activation(let a): kind = a.rawValue
+            case .activation(let a): kind = a.name
             case .batchNorm: kind = "bn"
             }
             counters[kind, default: 0] += 1

@@ -56,8 +56,8 @@ final class Optimizer {
             }
         }
         let n = store.count
-        // Elementwise, so the halves give the same bits as one pass; small stores (the MLP's
-        // 89k parameters: ≈ 10 µs) stay on one core, where the fork/join would cost more.
+        // Elementwise, so the halves give the same bits as one pass; small stores (such as
+        // the MLP's 89k parameters) stay on one core, where the fork/join would cost more.
         let split = n >= Optimizer.splitThreshold
         switch kind {
         case .sgd(let lr, let momentum):

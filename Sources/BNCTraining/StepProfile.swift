@@ -11,7 +11,7 @@ public struct MatrixProduct: Hashable, Sendable {
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) * Double(count) }
 }
 
-/// Where the time of a training step goes, layer by layer (for `tools/bench`).
+/// Where the time of a training step goes, layer by layer (for `tools/bench/run`).
 public struct StepProfile: Sendable {
     public struct Layer: Sendable {
         /// e.g. "dense 784→100", "conv 1×28×28→32×28×28", "bn+relu 100".
@@ -112,13 +112,13 @@ extension Trainer {
             let g = c.geometry
             return "conv \(g.inChannels)×\(g.height)×\(g.width)→\(g.outChannels)×\(g.outHeight)×\(g.outWidth)"
         case let bn as BatchNormLayer:
-            return (bn.activation == .identity ? "bn" : "bn+\(bn.activation.rawValue)") + " \(bn.channels)"
+            return (bn.activation == .identity ? "bn" : "bn+\(bn.activation.name)") + " \(bn.channels)"
         case is PoolLayer:
             return "maxpool \(layer.inputCount)→\(layer.outputCount)"
         case is FlattenLayer:
             return "flatten"
         case let a as ActivationLayer:
-            return "\(a.activation.rawValue) \(a.inputCount)"
+            return "\(a.activation.name) \(a.inputCount)"
         case is DropoutLayer:
             return "dropout \(layer.inputCount)"
         default:

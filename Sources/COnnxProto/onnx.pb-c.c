@@ -1227,7 +1227,35 @@ const ProtobufCEnumDescriptor onnx__tensor_proto__data_type__descriptor =
   onnx__tensor_proto__data_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[7] =
+static const ProtobufCEnumValue onnx__tensor_proto__data_location__enum_values_by_number[2] =
+{
+  { "DEFAULT", "ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT", 0 },
+  { "EXTERNAL", "ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL", 1 },
+};
+static const ProtobufCIntRange onnx__tensor_proto__data_location__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex onnx__tensor_proto__data_location__enum_values_by_name[2] =
+{
+  { "DEFAULT", 0 },
+  { "EXTERNAL", 1 },
+};
+const ProtobufCEnumDescriptor onnx__tensor_proto__data_location__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "onnx.TensorProto.DataLocation",
+  "DataLocation",
+  "Onnx__TensorProto__DataLocation",
+  "onnx",
+  2,
+  onnx__tensor_proto__data_location__enum_values_by_number,
+  2,
+  onnx__tensor_proto__data_location__enum_values_by_name,
+  1,
+  onnx__tensor_proto__data_location__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[10] =
 {
   {
     "dims",
@@ -1260,6 +1288,18 @@ static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[7] =
     PROTOBUF_C_TYPE_FLOAT,
     offsetof(Onnx__TensorProto, n_float_data),
     offsetof(Onnx__TensorProto, float_data),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "int32_data",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Onnx__TensorProto, n_int32_data),
+    offsetof(Onnx__TensorProto, int32_data),
     NULL,
     NULL,
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
@@ -1313,23 +1353,50 @@ static const ProtobufCFieldDescriptor onnx__tensor_proto__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "external_data",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Onnx__TensorProto, n_external_data),
+    offsetof(Onnx__TensorProto, external_data),
+    &onnx__string_string_entry_proto__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_location",
+    14,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_ENUM,
+    offsetof(Onnx__TensorProto, has_data_location),
+    offsetof(Onnx__TensorProto, data_location),
+    &onnx__tensor_proto__data_location__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned onnx__tensor_proto__field_indices_by_name[] = {
+  9,   /* field[9] = data_location */
   1,   /* field[1] = data_type */
   0,   /* field[0] = dims */
-  6,   /* field[6] = doc_string */
+  7,   /* field[7] = doc_string */
+  8,   /* field[8] = external_data */
   2,   /* field[2] = float_data */
-  3,   /* field[3] = int64_data */
-  4,   /* field[4] = name */
-  5,   /* field[5] = raw_data */
+  3,   /* field[3] = int32_data */
+  4,   /* field[4] = int64_data */
+  5,   /* field[5] = name */
+  6,   /* field[6] = raw_data */
 };
 static const ProtobufCIntRange onnx__tensor_proto__number_ranges[4 + 1] =
 {
   { 1, 0 },
   { 4, 2 },
-  { 7, 3 },
-  { 12, 6 },
-  { 0, 7 }
+  { 7, 4 },
+  { 12, 7 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor =
 {
@@ -1339,7 +1406,7 @@ const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor =
   "Onnx__TensorProto",
   "onnx",
   sizeof(Onnx__TensorProto),
-  7,
+  10,
   onnx__tensor_proto__field_descriptors,
   onnx__tensor_proto__field_indices_by_name,
   4,  onnx__tensor_proto__number_ranges,

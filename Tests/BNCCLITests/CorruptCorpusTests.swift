@@ -2,7 +2,7 @@ import BNCModelFile
 import Foundation
 import Testing
 
-/// The corrupt-input corpus (Tests/corrupt-corpus, written by tools/make-corrupt-corpus): every
+/// The corrupt-input corpus (Tests/corrupt-corpus, written by tools/fixtures/make-corrupt-corpus): every
 /// damaged model or IDX file, read by the command its manifest names, must give exit status 2
 /// and exactly one line `bnc: <file>: <place>: <problem>` on stderr, within a memory limit.
 @Suite struct CorruptCorpusTests {

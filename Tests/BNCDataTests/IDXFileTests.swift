@@ -92,23 +92,35 @@ import Testing
     }
 
     @Test func unknownTypeCode() throws {
-        for (code, name) in [(UInt8(0x0A), "unknown IDX element type code 0x0A"), (0x0C, "0x0C (int32) is not supported"), (0x0E, "0x0E (float64)")] {
+        for code: UInt8 in [0x00, 0x0A, 0x0F, 0xFF] {
             var bytes = good
             bytes[2] = code
             let e = try #require(dataError { try IDXFile.parse(bytes, path: "t") })
             #expect(e.place == "byte 2")
-            #expect(e.problem.contains(name), "\(e)")
+            #expect(e.problem.hasPrefix("unknown IDX element type code \(hex(code)); IDX defines 0x08"), "\(e)")
         }
     }
 
-    @Test func dimsCountZeroOrAboveFour() throws {
-        for n: UInt8 in [0, 5, 255] {
-            var bytes = good
-            bytes[3] = n
-            let e = try #require(dataError { try IDXFile.parse(bytes, path: "d") })
-            #expect(e.place == "byte 3")
-            #expect(e.problem.contains("declares \(n) dims"), "\(e)")
+    @Test func imagesAndLabelsAreBytesOrFloat32() throws {
+        // The other IDX types are read by IDXTensor/IDXReader, not as images or labels.
+        for (code, name) in [(UInt8(0x09), "signed byte"), (0x0B, "int16"), (0x0C, "int32"), (0x0E, "float64")] {
+            let width = IDXElementType(rawValue: code)!.byteWidth
+            let bytes = idxBytes(type: code, dims: [2, 2], payload: [UInt8](repeating: 0, count: 4 * width))
+            let e = try #require(dataError { try IDXFile.parse(bytes, path: "t") })
+            #expect(e.description == "t: byte 2: holds \(name) elements (type \(hex(code))); images and labels are unsigned bytes (0x08) or float32 (0x0D)")
         }
+    }
+
+    @Test func zeroDimsAreRefusedAndAnyRankUpTo255IsRead() throws {
+        var bytes = good
+        bytes[3] = 0
+        let e = try #require(dataError { try IDXFile.parse(bytes, path: "d") })
+        #expect(e.place == "byte 3")
+        #expect(e.problem == "the header declares 0 dims; an IDX file has 1 to 255")
+        let five = try IDXFile.parse(idxBytes(type: 0x08, dims: [1, 2, 1, 2, 1], payload: [1, 2, 3, 4]), path: "5")
+        #expect(five.dims == [1, 2, 1, 2, 1])
+        let ones = [UInt32](repeating: 1, count: 255)
+        #expect(try IDXFile.parse(idxBytes(type: 0x08, dims: ones, payload: [7]), path: "255").dims.count == 255)
     }
 
     @Test func dimsProductOverflow() throws {

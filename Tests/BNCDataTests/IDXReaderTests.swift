@@ -102,7 +102,7 @@ import Testing
             bytes + [1],  // trailing plain: refused when opened
             gzip(bytes + [1]),  // trailing inside gzip: refused after the last item
             gzip(Array(bytes.dropLast())),  // short gzip: refused at the broken item
-            [0, 0, 0x0B, 1, 0, 0, 0, 1, 0, 0],  // int16
+            [0, 0, 0x0B, 1, 0, 0, 0, 2, 0, 0],  // int16 with one of its two elements
         ]
         for data in cases {
             let whole = dataError { try IDXFile.parse(data, path: "e") }

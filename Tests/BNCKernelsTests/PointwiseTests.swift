@@ -4,7 +4,7 @@ import Testing
 /// Activations, bias/broadcast adds, Dense, Softmax and the losses against Double references.
 /// Tolerance 1e-5 mixed error unless stated.
 struct PointwiseTests {
-    @Test(arguments: Activation.allCases)
+    @Test(arguments: Activation.trainable)
     func activationForwardBackward(_ a: Activation) {
         var rng = TestRandom(21)
         var x = rng.floats(257, -6, 6)
@@ -16,15 +16,13 @@ struct PointwiseTests {
         var yRef = [Double](), dxRef = [Double]()
         for (xi, g) in zip(x, dy) {
             let v = Double(xi)
+            let r = reference(a, v)
+            yRef.append(r)
             switch a {
-            case .identity: yRef.append(v); dxRef.append(Double(g))
-            case .relu: yRef.append(max(v, 0)); dxRef.append(v > 0 ? Double(g) : 0)
-            case .sigmoid:
-                let s = 1 / (1 + (-v).exp)
-                yRef.append(s); dxRef.append(Double(g) * s * (1 - s))
-            case .tanh:
-                let t = Foundation_tanh(v)
-                yRef.append(t); dxRef.append(Double(g) * (1 - t * t))
+            case .relu: dxRef.append(v > 0 ? Double(g) : 0)
+            case .sigmoid: dxRef.append(Double(g) * r * (1 - r))
+            case .tanh: dxRef.append(Double(g) * (1 - r * r))
+            default: dxRef.append(Double(g))
             }
         }
         #expect(maxError(y, yRef) < 1e-6, "\(a) forward")
@@ -32,7 +30,31 @@ struct PointwiseTests {
         #expect(!y.contains { $0.isNaN })
     }
 
-    @Test func broadcastAddMatchesNaive() {
+    /// The inference activations against their ONNX definitions in Double, on both sides of
+    /// every kink (0, the clip bounds, HardSigmoid's ±2.5): within 2e-7 relative plus 1e-7
+    /// absolute (one Float rounding of the result and of the expf inside Elu).
+    @Test(arguments: [
+        Activation.leakyRelu(alpha: 0.1), .elu(alpha: 1.5), .clip(min: 0, max: 6), .clip(min: -1, max: 0.5),
+        .hardSigmoid(alpha: 0.2, beta: 0.5), .hardSwish,
+    ])
+    func inferenceActivations(_ a: Activation) {
+        var rng = TestRandom(22)
+        var x = rng.floats(255, -8, 8)
+        x += [0, -0.0, 6, -6, 2.5, -2.5, 3, -3, 0.5, -1, 1e-8, -1e-8]
+        var y = [Float](repeating: .nan, count: x.count)
+        a.forward(x, &y, count: x.count)
+        for (xi, yi) in zip(x, y) {
+            let r = reference(a, Double(xi))
+            #expect(abs(Double(yi) - r) <= 2e-7 * abs(r) + 1e-7, "\(a.name)(\(xi)) = \(yi), expected \(r)")
+        }
+        #expect(a.apply(x[0]) == y[0])
+    }
+
+    /// Every binary operation and stride pattern of `Elementwise.binary` against the naive
+    /// broadcast in Double; exact for add/sub/mul/div/max/min/prelu (one rounding, as the
+    /// Double result rounded), 2 ulp for pow.
+    @Test(arguments: BinaryOperation.allCases)
+    func binaryBroadcastMatchesNaive(_ op: BinaryOperation) {
         var rng = TestRandom(3)
         let shapes: [([Int], [Int], [Int])] = [
             ([2, 3, 4], [2, 3, 4], [2, 3, 4]),
@@ -41,26 +63,42 @@ struct PointwiseTests {
             ([1, 3, 1, 1], [2, 3, 5, 5], [2, 3, 5, 5]),
             ([], [], []),
             ([4, 1], [1, 1], [4, 1]),
+            ([3, 5], [], [3, 5]),
+            ([5], [3, 5], [3, 5]),
         ]
         for (sa, sb, so) in shapes {
-            let a = rng.floats(sa.reduce(1, *)), b = rng.floats(sb.reduce(1, *))
+            let a = rng.floats(sa.reduce(1, *), op == .pow ? 0.1 : -2, 2), b = rng.floats(sb.reduce(1, *), -2, 2)
             let total = so.reduce(1, *)
             var y = [Float](repeating: .nan, count: total)
-            Elementwise.broadcastAdd(a, shape: sa, b, shape: sb, into: &y, shape: so)
-            var ref = [Double](repeating: 0, count: total)
+            Elementwise.binary(op, a, strides: Broadcast.strides(sa, to: so), b, strides: Broadcast.strides(sb, to: so),
+                               into: &y, shape: so)
             for flat in 0..<total {
                 var rem = flat, ia = 0, ib = 0, mulA = 1, mulB = 1
                 for d in stride(from: so.count - 1, through: 0, by: -1) {
                     let idx = rem % so[d]
                     rem /= so[d]
-                    ia += (sa[d] == 1 ? 0 : idx) * mulA
-                    ib += (sb[d] == 1 ? 0 : idx) * mulB
-                    mulA *= sa[d]
-                    mulB *= sb[d]
+                    let da = d - (so.count - sa.count), db = d - (so.count - sb.count)
+                    if da >= 0 { ia += (sa[da] == 1 ? 0 : idx) * mulA; mulA *= sa[da] }
+                    if db >= 0 { ib += (sb[db] == 1 ? 0 : idx) * mulB; mulB *= sb[db] }
                 }
-                ref[flat] = Double(a[ia]) + Double(b[ib])
+                let x = Double(a[ia]), z = Double(b[ib])
+                let r: Double
+                switch op {
+                case .add: r = x + z
+                case .sub: r = x - z
+                case .mul: r = x * z
+                case .div: r = x / z
+                case .max: r = max(x, z)
+                case .min: r = min(x, z)
+                case .prelu: r = x < 0 ? z * x : x
+                case .pow: r = Foundation_pow(x, z)
+                }
+                if op == .pow {
+                    #expect(abs(Double(y[flat]) - r) <= 2.4e-7 * abs(r), "\(sa) \(op) \(sb) at \(flat)")
+                } else {
+                    #expect(y[flat] == Float(r), "\(sa) \(op) \(sb) at \(flat): \(y[flat]) vs \(r)")
+                }
             }
-            #expect(maxError(y, ref) == 0, "\(sa) + \(sb)")
         }
     }
 

@@ -115,7 +115,7 @@ import Testing
 
     @Test func unsupportedDataTypeAndExternalData() {
         let half = WireWriter.model { t in t.int(1, 1); t.int(2, 10); t.string(8, "h"); t.bytes(9, [0, 0]) }
-        #expect(error(half)?.description == "bad.pb: tensor 'h': has data_type FLOAT16; bnc reads FLOAT and INT64 tensors")
+        #expect(error(half)?.description == "bad.pb: tensor 'h': has data_type FLOAT16; bnc reads FLOAT, INT64, INT32 and BOOL tensors")
         let external = WireWriter.model { t in
             t.int(1, 1); t.int(2, 1); t.string(8, "e")
             t.message(13) { kv in kv.string(1, "location"); kv.string(2, "weights.bin") }

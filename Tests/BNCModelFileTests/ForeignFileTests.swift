@@ -4,7 +4,7 @@ import Testing
 
 @testable import BNCModelFile
 
-/// Files written by the `onnx` Python package (tools/make_onnx_fixtures.py --swift-fixtures):
+/// Files written by the `onnx` Python package (tools/fixtures/make_onnx_fixtures.py --swift-fixtures):
 /// the same model with tensors in float_data, in raw_data, and with packed dims.
 @Suite struct ForeignFileTests {
     struct Expected: Decodable {

@@ -17,6 +17,15 @@ import Testing
         #expect(ModelFile.encode(loaded) == bytes)
     }
 
+    /// The example models bnc wrote with today's encoder re-encode to the same bytes: a
+    /// schema or encoder change that moved a byte of bnc's own files would show here.
+    @Test(arguments: ["mlp-fashion.pb", "mlp-fashion.folded.pb"])
+    func committedExampleModelsReencodeByteIdentically(file: String) throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let bytes = [UInt8](try Data(contentsOf: repository.appendingPathComponent("models/\(file)")))
+        #expect(ModelFile.encode(try ModelFile.decode(bytes, path: file)) == bytes)
+    }
+
     @Test func specialFloatBitPatternsSurvive() throws {
         var model = SampleModels.convDense()
         let specials: [Float] = [-0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -.leastNormalMagnitude]

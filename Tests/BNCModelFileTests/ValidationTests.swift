@@ -63,8 +63,21 @@ import Testing
         var m = SampleModels.convDense()
         m.opsetImports = []
         #expect(error(m)?.kind == .badOpset)
-        m.opsetImports = [OpsetImport(domain: "", version: 7)]
-        #expect(error(m)?.problem.contains("opset 7 is not supported") == true)
+        m.opsetImports = [OpsetImport(domain: "", version: 6)]
+        #expect(error(m)?.problem.contains("opset 6 is not supported") == true)
+        m.opsetImports = [OpsetImport(domain: "", version: 29)]
+        #expect(error(m)?.problem.contains("opset 29 is not supported; bnc reads opsets 7–28") == true)
+        for opset in [14, 15, 21, 28] {
+            m.opsetImports = [OpsetImport(domain: "", version: Int64(opset))]
+            #expect(error(m) == nil, "opset \(opset)")
+        }
+        // Opsets 7–13 are read too, with their own operator versions: BatchNormalization-9
+        // has no training_mode (it came in 14), so bnc's own BN node is refused by name there.
+        m.opsetImports = [OpsetImport(domain: "", version: 9)]
+        #expect(error(m)?.description == "m.pb: node 'bn1' (BatchNormalization) attribute 'training_mode': is not an attribute of BatchNormalization-9")
+        // … and Gemm-9 requires its C input, which bnc's bias-free dense layer omits.
+        m.graph.nodes[1].attributes.removeAll { $0.name == "training_mode" }
+        #expect(error(m)?.description == "m.pb: node 'dense1' (Gemm): has 2 inputs; Gemm-9 takes 3")
     }
 
     @Test func trainingModeBatchNormIsRejected() {

@@ -73,10 +73,4 @@ import Testing
         #expect(report.warnings.map(\.kind) == [.beyondFloat16])
         #expect((report.folded.first?.maxAbsFolded ?? 0) > 65504)
     }
-
-    @Test func jsonEscapesAndNumbers() {
-        #expect(JSONText.string("a\"b\\c\n\u{1}") == "\"a\\\"b\\\\c\\n\\u0001\"")
-        #expect(JSONText.number(Float(0.1)) == "0.1")
-        #expect(JSONText.number(Float.nan) == "null")
-    }
 }

@@ -1,5 +1,6 @@
 import BNCData
 import BNCGraph
+import BNCOps
 import BNCKernels
 import Testing
 @testable import BNCTraining
@@ -15,7 +16,7 @@ struct ExportTests {
     @Test func mlpPresetGraph() throws {
         let net = try network("mlp", input: [784])
         let model = ModelExport.model(net, metadata: [(MetadataKey.trainArch, "mlp")])
-        try GraphValidator.validate(model)
+        try ModelValidator.validate(model)
         let g = model.graph
         #expect(g.nodes.map(\.name) == ["dense1", "bn1", "relu1", "dense2", "bn2", "relu2", "dense3", "softmax"])
         #expect(g.nodes.map(\.opType) == ["Gemm", "BatchNormalization", "Relu", "Gemm", "BatchNormalization", "Relu", "Gemm", "Softmax"])
@@ -39,7 +40,7 @@ struct ExportTests {
     @Test func cnnPresetGraph() throws {
         let net = try network("cnn", input: [1, 28, 28])
         let model = ModelExport.model(net)
-        try GraphValidator.validate(model)
+        try ModelValidator.validate(model)
         let g = model.graph
         #expect(g.nodes.map(\.opType) == [
             "Conv", "BatchNormalization", "Relu", "MaxPool", "Conv", "BatchNormalization", "Relu", "MaxPool",
@@ -57,7 +58,7 @@ struct ExportTests {
     @Test func regressionGraphWithoutLearnedScaleAndShift() throws {
         let net = try network("bn-d4-bn-relu-d1", input: [1], task: .regression, center: false, scale: false)
         let model = ModelExport.model(net)
-        try GraphValidator.validate(model)
+        try ModelValidator.validate(model)
         #expect(model.graph.outputs.map(\.name) == ["prediction"])
         #expect(model.graph.nodes.last?.outputs == ["prediction"])
         #expect(model.graph.nodes.first?.opType == "BatchNormalization")
@@ -68,7 +69,7 @@ struct ExportTests {
 
     @Test func dropoutIsOmitted() throws {
         let model = ModelExport.model(try network("d5-relu-drop0.5-d3", input: [4]))
-        try GraphValidator.validate(model)
+        try ModelValidator.validate(model)
         #expect(model.graph.nodes.map(\.opType) == ["Gemm", "Relu", "Gemm", "Softmax"])
         #expect(model.graph.nodes[2].inputs[0] == "relu1")
     }

@@ -122,6 +122,7 @@ struct ReferenceNetwork {
                     case .relu: return max(v, 0)
                     case .sigmoid: return 1 / (1 + exp(-v))
                     case .tanh: return tanh(v)
+                    default: preconditionFailure("not a training activation: \(a.name)")
                     }
                 }
             case .batchNorm(let center, let scale):

@@ -1,5 +1,6 @@
 import BNCData
 import BNCGraph
+import BNCOps
 import BNCKernels
 import Testing
 @testable import BNCTraining
@@ -74,7 +75,7 @@ struct TrainingTests {
         let first = try trainer(arch, input: [1], task: .regression, optimizer: optimizer, batch: 16)
         _ = try first.trainEpoch(data)
         let checkpoint = Checkpoint.model(first, config: "cfg")
-        try GraphValidator.validate(checkpoint)
+        try ModelValidator.validate(checkpoint)
 
         // A fresh process: different initial weights on purpose (seed is part of config in the CLI).
         let resumed = try trainer(arch, input: [1], task: .regression, optimizer: optimizer, batch: 16)

@@ -22,6 +22,13 @@ let package = Package(
             dependencies: [
                 "CFuzzerDriver", .product(name: "BNCModelFile", package: "bnc"), .product(name: "BNCGraph", package: "bnc"),
                 .product(name: "BNCPasses", package: "bnc"), .product(name: "BNCRuntime", package: "bnc"),
+                .product(name: "BNCOps", package: "bnc"),
+            ]),
+        .executableTarget(
+            name: "FuzzPlan",
+            dependencies: [
+                "CFuzzerDriver", .product(name: "BNCModelFile", package: "bnc"), .product(name: "BNCGraph", package: "bnc"),
+                .product(name: "BNCRuntime", package: "bnc"), .product(name: "BNCOps", package: "bnc"),
             ]),
     ]
 )

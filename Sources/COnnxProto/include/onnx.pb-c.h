@@ -67,6 +67,11 @@ typedef enum _Onnx__TensorProto__DataType {
   ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16 = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ONNX__TENSOR_PROTO__DATA_TYPE)
 } Onnx__TensorProto__DataType;
+typedef enum _Onnx__TensorProto__DataLocation {
+  ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT = 0,
+  ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ONNX__TENSOR_PROTO__DATA_LOCATION)
+} Onnx__TensorProto__DataLocation;
 
 /* --- messages --- */
 
@@ -197,7 +202,9 @@ struct  Onnx__GraphProto
 
 
 /*
- * A tensor value: row-major data in exactly one of float_data, int64_data or raw_data.
+ * A tensor value: row-major data in exactly one of float_data, int32_data, int64_data or
+ * raw_data, or (data_location EXTERNAL) in a side file named by external_data's
+ * "location", "offset", "length" and "checksum" entries.
  */
 struct  Onnx__TensorProto
 {
@@ -208,16 +215,25 @@ struct  Onnx__TensorProto
   int32_t data_type;
   size_t n_float_data;
   float *float_data;
+  /*
+   * INT32, and (one element per value) BOOL, INT8, INT16, UINT8, UINT16, FLOAT16.
+   */
+  size_t n_int32_data;
+  int32_t *int32_data;
   size_t n_int64_data;
   int64_t *int64_data;
   char *name;
   char *doc_string;
   protobuf_c_boolean has_raw_data;
   ProtobufCBinaryData raw_data;
+  size_t n_external_data;
+  Onnx__StringStringEntryProto **external_data;
+  protobuf_c_boolean has_data_location;
+  Onnx__TensorProto__DataLocation data_location;
 };
 #define ONNX__TENSOR_PROTO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__tensor_proto__descriptor) \
-    , 0,NULL, 0, 0, 0,NULL, 0,NULL, NULL, NULL, 0, {0,NULL} }
+    , 0,NULL, 0, 0, 0,NULL, 0,NULL, 0,NULL, NULL, NULL, 0, {0,NULL}, 0,NULL, 0, ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT }
 
 
 typedef enum {
@@ -546,6 +562,7 @@ extern const ProtobufCMessageDescriptor onnx__string_string_entry_proto__descrip
 extern const ProtobufCMessageDescriptor onnx__graph_proto__descriptor;
 extern const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor;
 extern const ProtobufCEnumDescriptor    onnx__tensor_proto__data_type__descriptor;
+extern const ProtobufCEnumDescriptor    onnx__tensor_proto__data_location__descriptor;
 extern const ProtobufCMessageDescriptor onnx__tensor_shape_proto__descriptor;
 extern const ProtobufCMessageDescriptor onnx__tensor_shape_proto__dimension__descriptor;
 extern const ProtobufCMessageDescriptor onnx__type_proto__descriptor;

@@ -1,5 +1,7 @@
 import BNCData
 import BNCGraph
+import BNCOps
+import BNCTestSupport
 import Testing
 
 @testable import BNCPasses
@@ -78,10 +80,10 @@ func expectFoldPreserves(
     _ graph: Graph, inputShape: [Int], folds: Int, options: FoldOptions = FoldOptions(),
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> (Graph, FoldReport) {
-    try GraphValidator.validate(graph)
+    try ModelValidator.validate(graph, opset: 15)
     let (folded, report) = BNFolding.fold(graph, options: options)
     #expect(report.folded.count == folds, "folds: \(report.folded.map(\.bn)), skipped: \(report.skipped.map(\.reason))", sourceLocation: sourceLocation)
-    try GraphValidator.validate(folded)
+    try ModelValidator.validate(folded, opset: 15)
     let remaining = folded.nodes.filter { $0.opType == "BatchNormalization" }.count
     let before = graph.nodes.filter { $0.opType == "BatchNormalization" }.count
     #expect(remaining == before - folds, sourceLocation: sourceLocation)

@@ -1,5 +1,7 @@
 import BNCData
 import BNCGraph
+import BNCOps
+import BNCTestSupport
 import Testing
 
 @testable import BNCRuntime
@@ -88,7 +90,7 @@ func expectMatchesReference(
     _ graph: Graph, batch: Int = 5, tolerance: Double = 1e-5, seed: UInt64 = 99,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> Executor {
-    try GraphValidator.validate(graph)
+    try ModelValidator.validate(graph, opset: 15)
     let exec = try Executor(graph: graph, maxBatch: 64)
     var rng = SeededRNG(seed: seed)
     let x = rng.floats(batch * exec.inputCount, -2...2)

@@ -1,5 +1,6 @@
 import BNCGraph
 import BNCModelFile
+import BNCOps
 import BNCPasses
 import BNCRuntime
 import CFuzzerDriver
@@ -29,7 +30,7 @@ public func fuzzFold(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     precondition(report.folded.count + left == bns, "\(bns) BNs, \(report.folded.count) folded, \(left) left")
     precondition(report.skipped.count == left, "\(left) BNs left but \(report.skipped.count) skips reported")
     do {
-        try GraphValidator.validate(folded)
+        try ModelValidator.validate(folded)
         let encoded = ModelFile.encode(folded)
         let again = try ModelFile.decode(encoded, path: "folded.pb")
         precondition(ModelFile.encode(again) == encoded, "re-encoding the folded model is not stable")
@@ -39,10 +40,11 @@ public func fuzzFold(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
     // Small plans only: the harness must stay fast and inside libFuzzer's memory limit.
     let limit = 64 << 20
-    guard (try? Executor(graph: model.graph, maxBatch: 4, memoryBudget: 1 << 20, memoryLimit: limit)) != nil else { return 0 }
+    let opset = (try? ModelValidator.defaultOpset(model)) ?? 15
+    guard (try? Executor(graph: model.graph, opset: opset, maxBatch: 4, memoryBudget: 1 << 20, memoryLimit: limit)) != nil else { return 0 }
     let proof: FoldProof
     do {
-        proof = try FoldProof.run(original: model.graph, folded: folded.graph, randomProbes: 3, memoryLimit: limit)
+        proof = try FoldProof.run(original: model.graph, folded: folded.graph, randomProbes: 3, memoryLimit: limit, opset: opset)
     } catch {
         preconditionFailure("the original graph compiles but the proof failed: \(error)")
     }

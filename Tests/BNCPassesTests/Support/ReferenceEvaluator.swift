@@ -1,1 +1,0 @@
-../../BNCRuntimeTests/Support/ReferenceEvaluator.swift
