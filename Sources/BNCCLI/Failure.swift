@@ -49,7 +49,9 @@ extension BNC {
                 if TrainProcesses.current?.group != nil {
                     TrainProcesses.end("bnc: \(BNC.message(for: error))", status: BNC.exitCode(for: error).rawValue)
                 }
-                if launch.rank != 0 { Foundation.exit(BNC.exitCode(for: error).rawValue) }
+                if launch.rank != 0 {
+                    TrainProcesses.unsharedExit(BNC.message(for: error), rank: launch.rank, status: BNC.exitCode(for: error).rawValue)
+                }
             }
             exit(withError: error)
         }

@@ -159,9 +159,20 @@ final class TrainProcesses {
             group.abort(status: status)
         }
         if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1, launch.rank != 0 {
-            Foundation.exit(status)
+            unsharedExit(line, rank: launch.rank, status: status)
         }
         printError(line)
+        Foundation.exit(status)
+    }
+
+    /// A process other than rank 0 that failed before MPI started: the others most likely
+    /// failed the same way (same command, same checks), and rank 0 prints that line. This
+    /// one waits 2 s first, because mpirun stops the whole job as soon as one process exits
+    /// with an error, which could stop rank 0 before it printed; when rank 0 did not fail
+    /// (a check that differs between machines), the line is printed here after the wait.
+    static func unsharedExit(_ line: String, rank: Int, status: Int32) -> Never {
+        sleep(2)
+        printError(line.hasPrefix("bnc: ") ? "bnc: rank \(rank): " + line.dropFirst(5) : "bnc: rank \(rank): " + line)
         Foundation.exit(status)
     }
 
