@@ -145,6 +145,32 @@ struct DistributedTrainTests {
         }
     }
 
+    /// `--compare` under mpirun: both networks trained sharded, the report written once by
+    /// rank 0, test results as one process's (within the margin above).
+    @Test func compareRunsUnderMPIRun() throws {
+        try requireMPI()
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["train", "--data", try MPIJob.smallFashionMNIST().path, "--limit", "400", "--epochs", "1",
+                      "--batch-size", "48", "--compare", "--json"]
+        func accuracies(_ stdout: String) -> [String] {
+            stdout.split(separator: "\n").filter { $0.contains("\"event\":\"test\"") }.map {
+                String($0[$0.range(of: "\"accuracy\":")!.upperBound...].prefix { "0123456789.e-".contains($0) })
+            }
+        }
+        let alone = try ChildProcess.runBNC(common + ["-o", dir.appendingPathComponent("one.pb").path], outputs: try outputs(dir))
+        try #require(alone.status == 0, "\(alone.stderr)")
+        let r = try MPIJob.run(3, common + ["-o", dir.appendingPathComponent("three.pb").path], in: dir)
+        try #require(r.status == 0, "\(r.stderr)")
+        let a = accuracies(alone.stdout).compactMap(Double.init), b = accuracies(r.stdout).compactMap(Double.init)
+        try #require(a.count == 2 && b.count == 2, "\(r.stdout)")
+        for (x, y) in zip(a, b) { #expect(abs(x - y) <= 0.01, "test accuracy \(y) under mpirun, \(x) alone") }
+        #expect(r.stdout.components(separatedBy: "\"event\":\"report\"").count == 2, "one report line: \(r.stdout)")
+        for suffix in [".pb", ".no-bn.pb", ".compare.json", ".compare.html", ".compare-loss.svg"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("three" + suffix).path), "three\(suffix)")
+        }
+    }
+
     @Test func aGlobalBatchThatDoesNotDivideIsRefusedWithTheNumbers() throws {
         try requireMPI()
         let dir = try CLIRunner.temporaryDirectory()
