@@ -44,12 +44,7 @@ final class TrainProcesses {
             current = alone
             return alone
         }
-        if batch % launch.size != 0 {
-            let lower = batch / launch.size * launch.size
-            throw TrainingError(
-                place: "--batch-size",
-                problem: "the global batch \(batch) does not divide over \(launch.size) processes (\(batch) = \(launch.size) × \(batch / launch.size) + \(batch % launch.size)); use a multiple of \(launch.size) such as \(max(lower, launch.size)) or \(lower + launch.size)")
-        }
+        if let problem = DataParallel.indivisibleBatch(batch, over: launch.size) { throw problem }
         let group: MPIProcessGroup
         do {
             group = try MPIProcessGroup(launch: launch, library: environment["BNC_MPI_LIBRARY"]) { line in

@@ -55,6 +55,16 @@ public struct DataParallel {
         self.batchNorm = batchNorm
     }
 
+    /// Why a global batch of `batch` examples cannot be split over `processes` (nil when it
+    /// divides), with the numbers and two batch sizes that would.
+    public static func indivisibleBatch(_ batch: Int, over processes: Int) -> TrainingError? {
+        guard batch % processes != 0 else { return nil }
+        let lower = batch / processes * processes
+        return TrainingError(
+            place: "--batch-size",
+            problem: "the global batch \(batch) does not divide over \(processes) processes (\(batch) = \(processes) × \(batch / processes) + \(batch % processes)); use a multiple of \(processes) such as \(max(lower, processes)) or \(lower + processes)")
+    }
+
     /// Process `rank`'s contiguous part of 0..<count out of `size`: sizes differ by at most
     /// one, the first count % size processes taking the larger parts (an empty part when
     /// count < size).

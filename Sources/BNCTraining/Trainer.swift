@@ -79,12 +79,7 @@ public final class Trainer {
     public init(network: Network, options: TrainingOptions, parallel: DataParallel? = nil) throws(TrainingError) {
         guard options.batchSize >= 1 else { throw TrainingError(place: "--batch-size", problem: "must be at least 1") }
         let processes = parallel?.group.size ?? 1
-        guard options.batchSize % processes == 0 else {
-            let lower = options.batchSize / processes * processes
-            throw TrainingError(
-                place: "--batch-size",
-                problem: "the global batch \(options.batchSize) does not divide over \(processes) processes (\(options.batchSize) = \(processes) × \(options.batchSize / processes) + \(options.batchSize % processes)); use a multiple of \(processes) such as \(max(lower, processes)) or \(lower + processes)")
-        }
+        if let problem = DataParallel.indivisibleBatch(options.batchSize, over: processes) { throw problem }
         self.network = network
         self.options = options
         self.parallel = processes > 1 ? parallel : nil

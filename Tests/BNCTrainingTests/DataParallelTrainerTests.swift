@@ -80,6 +80,12 @@ struct DataParallelTrainerTests {
             #expect(r.calls == ranks[0].calls, "every process made the same collective calls")
             #expect(r.evaluation == ranks[0].evaluation)
         }
+        // One reduction of the flat gradient buffer per step (2 epochs of 11 steps), and two
+        // gathers per BN per step (forward statistics, backward sums).
+        let sums = ranks[0].calls.filter { $0.hasPrefix("sum ") }
+        #expect(sums.count == 22 && Set(sums).count == 1, "\(Set(sums))")
+        let steps = ranks[0].calls.prefix { !$0.hasPrefix("broadcast") && $0 != "allGather 8" }
+        #expect(steps.count == 11 * (1 + 2 * 2), "first epoch: \(steps.count) calls")
         let d = Self.difference(ranks[0], alone)
         #expect(d <= 1e-5, "largest parameter/statistic difference \(d)")
         for (a, b) in zip(ranks[0].losses, alone.losses) { #expect(abs(a - b) <= 1e-5 * abs(b), "loss \(a) vs \(b)") }
