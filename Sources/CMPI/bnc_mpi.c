@@ -188,13 +188,16 @@ void bnc_mpi_abort(int code) {
 
 // MARK: Lost processes
 
-enum { HOST = 64 };
+enum { HOST = 64, SPACE = 96 };
 struct peer {
     int32_t pid;
     char host[HOST];
+    // The kernel's boot id and the pid namespace: processes see each other's pids exactly
+    // when both agree (a host name can repeat across machines or containers).
+    char space[SPACE];
 };
 static struct peer *peers;  // world_size entries, rank order
-static int *local_peer;     // whether peer r runs on this machine
+static int *local_peer;     // whether peer r's pid means something here
 // Shared by this machine's processes of the job (a file in /dev/shm, unlinked once all have
 // mapped it): stopped[r] is set by process r when it ends on purpose or because its
 // launcher stopped it, so that the others do not take it for the lost one.
@@ -394,6 +397,18 @@ int bnc_mpi_watch_peers(char *error, size_t length) {
     memset(&me, 0, sizeof me);
     me.pid = (int32_t)getpid();
     if (gethostname(me.host, HOST - 1) != 0) snprintf(me.host, HOST, "?");
+    char boot[40] = "", namespace[48] = "";
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, boot, sizeof boot - 1);
+        boot[n > 0 ? n : 0] = 0;
+        close(fd);
+        boot[strcspn(boot, "\n")] = 0;
+    }
+    ssize_t n = readlink("/proc/self/ns/pid", namespace, sizeof namespace - 1);
+    namespace[n > 0 ? n : 0] = 0;
+    // Without either, no peer counts as local: losses are then left to mpirun.
+    if (boot[0] && namespace[0]) snprintf(me.space, SPACE, "%s %s", boot, namespace);
     struct peer *all = calloc((size_t)world_size, sizeof *all);
     int *local = calloc((size_t)world_size, sizeof *local);  // this process counts as local
     if (!all || !local) {
@@ -409,7 +424,8 @@ int bnc_mpi_watch_peers(char *error, size_t length) {
     }
     for (int r = 0; r < world_size; r++) {
         all[r].host[HOST - 1] = 0;
-        local[r] = strcmp(all[r].host, me.host) == 0;
+        all[r].space[SPACE - 1] = 0;
+        local[r] = r == my_rank || (me.space[0] && strcmp(all[r].space, me.space) == 0);
     }
     local_peer = local;
     peers = all;
