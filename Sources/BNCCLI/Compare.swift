@@ -56,15 +56,23 @@ extension Train {
         return (source.prefix(n), n == source.count ? "\(n) \(kind)" : "first \(n) \(kind)")
     }
 
-    func runCompare() throws {
+    func runCompare(_ processes: TrainProcesses) throws {
         let files = CompareFiles(output: output)
-        try OutputPaths.claim(
-            [.init("-o", files.model), .init("the model without BN", files.plainModel), .init("the metrics file", files.base + ".json"),
-             .init("the report", files.base + ".html")]
-                + ReportFigure.ids.map { .init("the figure '\($0)'", "\(files.base)-\($0).svg") },
-            inputs: dataInputs())
-        let sets = try loadData()
-        try checkSizes([try ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput), try layers()], sets)
+        // The claim holds the outputs' locks until the run ends (the writer, rank 0, claims).
+        let claim = try processes.agreed { () throws -> OutputPaths? in
+            guard processes.isWriter else { return nil }
+            return try OutputPaths.claim(
+                [.init("-o", files.model), .init("the model without BN", files.plainModel), .init("the metrics file", files.base + ".json"),
+                 .init("the report", files.base + ".html")]
+                    + ReportFigure.ids.map { .init("the figure '\($0)'", "\(files.base)-\($0).svg") },
+                inputs: dataInputs())
+        }
+        defer { withExtendedLifetime(claim) {} }
+        let sets = try processes.agreed { () throws -> DataSets in
+            let sets = try loadData()
+            try checkSizes([try ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput), try layers()], sets)
+            return sets
+        }
         let task: Task = isToy ? .regression : .classification
         let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
                                       weightDecay: weightDecay, seed: seed)
@@ -72,12 +80,14 @@ extension Train {
 
         // The same seed draws the same dense/conv weights in both: BN layers and biases
         // draw nothing. Checked, not assumed.
-        let plain = try Network(
-            inputShape: sets.train.inputShape,
-            layers: ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput),
-            batchNorm: bnSettings, task: task, initializer: resolvedInit, seed: seed)
-        let normalized = try Network(inputShape: sets.train.inputShape, layers: try layers(), batchNorm: bnSettings,
-                                     task: task, initializer: resolvedInit, seed: seed)
+        let (plain, normalized) = try processes.agreed {
+            (try Network(
+                inputShape: sets.train.inputShape,
+                layers: ArchitectureSpec.parse(resolvedArch, activation: activation, batchNorm: false, imageInput: imageInput),
+                batchNorm: bnSettings, task: task, initializer: resolvedInit, seed: seed),
+             try Network(inputShape: sets.train.inputShape, layers: try layers(), batchNorm: bnSettings,
+                         task: task, initializer: resolvedInit, seed: seed))
+        }
         let digests = [Train.sharedWeightsDigest(plain), Train.sharedWeightsDigest(normalized)]
         guard digests[0] == digests[1] else {
             throw CheckFailed("the networks with and without BN did not start from the same dense/conv weights (\(digests[0]) ≠ \(digests[1]))")
@@ -89,7 +99,8 @@ extension Train {
         for (label, network, path) in [("without BN", plain, files.plainModel), ("with BN", normalized, files.model)] {
             var run: RunMetrics
             do {
-                run = try trainRecorded(network, label: label, options: options, sets: sets, probe: probe.examples, modelPath: path)
+                run = try trainRecorded(network, label: label, options: options, sets: sets, probe: probe.examples, modelPath: path,
+                                        processes: processes)
             } catch let error as TrainingError where error.kind == .diverged {
                 throw CheckFailed("\(path): training \(label) stopped at \(error.place): \(error.problem); this model, the metrics and the report not written; rerun with a smaller --lr (now \(resolvedLR))")
             }
@@ -117,8 +128,12 @@ extension Train {
         settings.probe = probe.description
         settings.command = "bnc " + CommandLine.arguments.dropFirst().joined(separator: " ")
         let metrics = ComparisonMetrics(settings: settings, runs: runs)
-        try OutputPaths.write(try MetricsFile.encode(metrics), to: files.base + ".json")
-        let written = try ReportCommand.writeReport(metrics, base: files.base, source: files.base + ".json", unitLayer: nil)
+        var written: [String] = []
+        try processes.onWriter {
+            try OutputPaths.write(try MetricsFile.encode(metrics), to: files.base + ".json")
+            written = try ReportCommand.writeReport(metrics, base: files.base, source: files.base + ".json", unitLayer: nil)
+        }
+        guard processes.isWriter else { return }
         if json {
             print("{\"event\":\"report\",\"metrics\":\(JSONText.string(files.base + ".json")),\"html\":\(JSONText.string(written[0])),\"models\":[\(JSONText.string(files.plainModel)),\(JSONText.string(files.model))]}")
         } else {
@@ -136,9 +151,10 @@ extension Train {
     /// Trains one network of the comparison with a recorder attached, prints its epochs,
     /// saves its model as a plain run would, and returns what was recorded.
     func trainRecorded(
-        _ network: Network, label: String, options: TrainingOptions, sets: DataSets, probe: Examples, modelPath: String
+        _ network: Network, label: String, options: TrainingOptions, sets: DataSets, probe: Examples, modelPath: String,
+        processes: TrainProcesses
     ) throws -> RunMetrics {
-        let trainer = try Trainer(network: network, options: options)
+        let trainer = try processes.agreed { try Trainer(network: network, options: options, parallel: processes.parallel) }
         let total = trainer.stepsPerEpoch(examples: sets.train.count) * resolvedEpochs
         let recorder = ActivationRecorder(network: network, probe: probe, totalSteps: total)
         try recorder.record(step: 0)
@@ -152,7 +168,7 @@ extension Train {
         }
         let progress = Progress(enabled: !json && isatty(STDOUT_FILENO) != 0)
         while trainer.epochsCompleted < resolvedEpochs {
-            let e = try runEpoch(trainer, sets, progress)
+            let e = try processes.agreed { try runEpoch(trainer, sets, progress) }
             var figures = EpochMetrics(epoch: e.epoch, trainLoss: finite(e.trainLoss),
                                        validationLoss: e.validation.flatMap { finite($0.loss) },
                                        validationAccuracy: e.validation?.accuracy, seconds: e.seconds)
@@ -164,10 +180,10 @@ extension Train {
         }
         trainer.observer = nil
         // The same final model as a plain run (same bytes).
-        let (model, test, movingTest) = try finalModel(network, trainer, sets)
+        let (model, test, movingTest) = try processes.agreed { try finalModel(network, trainer, sets) }
         try Train.requireFinite(model, at: "the end of training")
         try Train.requireFinite(EpochOutcome(epoch: 0, trainLoss: 0, seconds: 0, validation: nil, test: test), at: "the end of training")
-        try OutputPaths.save(model, to: modelPath)
+        try processes.onWriter { try OutputPaths.save(model, to: modelPath) }
         run.test = TestMetrics(loss: finite(test.loss), accuracy: test.accuracy)
         run.test?.movingAverageLoss = movingTest.flatMap { finite($0.loss) }
         run.test?.movingAverageAccuracy = movingTest?.accuracy

@@ -2,6 +2,7 @@ import ArgumentParser
 import BNCData
 import BNCFileSystem
 import BNCGraph
+import BNCMPI
 import BNCTraining
 
 import Foundation
@@ -70,7 +71,8 @@ extension BNC {
     }
 
     /// Parses and runs one command line; returns the exit status (help text, results and
-    /// error lines are printed).
+    /// error lines are printed). Under mpirun every failure goes through `TrainProcesses`,
+    /// so that all ranks stop with one line and none waits in a collective.
     static func run(_ arguments: [String]) -> Int32 {
         let arguments = CommandLineArguments.normalized(arguments)
         var command: ParsableCommand
@@ -81,29 +83,42 @@ extension BNC {
             if code == .success {
                 exit(withError: error)
             }
-            printError(CommandLineArguments.oneLine(fullMessage(for: error, columns: 10_000), arguments: arguments))
-            return 2
+            return fail(CommandLineArguments.oneLine(fullMessage(for: error, columns: 10_000), arguments: arguments), status: 2)
         }
         do {
+            if !(command is Train), let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+                throw CheckFailed("only bnc train runs as several processes (mpirun -np N bnc train …); run this command without mpirun")
+            }
             try command.run()
             return 0
+        } catch let error as SharedFailure {
+            Interruption.shared.releaseAll()
+            TrainProcesses.end(error)
         } catch let error as TrainingError where error.kind == .diverged {
-            printError("bnc: training stopped: \(error)")
-            return 1
+            return fail("bnc: training stopped: \(error)", status: 1)
         } catch let error as BadInput {
-            printError("bnc: \(error)")
-            return 2
+            return fail("bnc: \(error)", status: 2)
         } catch let error as CheckFailed {
-            printError("bnc: \(error)")
-            return 1
+            return fail("bnc: \(error)", status: 1)
         } catch let error as ValidationError {
-            printError(CommandLineArguments.oneLine(error.message, arguments: arguments))
-            return 2
+            return fail(CommandLineArguments.oneLine(error.message, arguments: arguments), status: 2)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            printError(CommandLineArguments.oneLine(message(for: error), arguments: arguments))
-            return code == .validationFailure ? 2 : 1
+            return fail(CommandLineArguments.oneLine(message(for: error), arguments: arguments),
+                        status: code == .validationFailure ? 2 : 1)
         }
+    }
+
+    /// Prints `line` and returns `status`; in a run of several processes, ends this one so
+    /// that the others stop too (`TrainProcesses.end`).
+    private static func fail(_ line: String, status: Int32) -> Int32 {
+        if TrainProcesses.current?.group != nil
+            || (MPILaunch.detect(ProcessInfo.processInfo.environment).map { $0.size > 1 } ?? false) {
+            Interruption.shared.releaseAll()
+            TrainProcesses.end(line, status: status)
+        }
+        printError(line)
+        return status
     }
 }

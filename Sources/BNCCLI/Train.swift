@@ -4,6 +4,7 @@ import BNCFileSystem
 import BNCGraph
 import BNCJSON
 import BNCKernels
+import BNCMPI
 import BNCModelFile
 import BNCTraining
 import Foundation
@@ -16,6 +17,7 @@ extension Activation: ExpressibleByArgument {
     public static var allValueStrings: [String] { trainable.map(\.name) }
 }
 extension WeightInitializer: ExpressibleByArgument {}
+extension BatchNormSync: ExpressibleByArgument {}
 
 /// `bnc train`: trains a network with batch normalization and writes its inference graph.
 struct Train: ParsableCommand {
@@ -73,6 +75,11 @@ struct Train: ParsableCommand {
             folder, not a data file, not one file) and locked: a second bnc writing either \
             fails at once. Ctrl-C says which checkpoint was kept. A training or validation \
             loss that is NaN or infinite stops training (exit status 1) without writing a model.
+
+            Several processes or machines: mpirun -np N bnc train … trains data-parallel on Open \
+            MPI; --batch-size is the global batch (a multiple of N) and --bn-sync global (the \
+            default) gives the model one process would train, up to the order of float sums. \
+            See docs/distributed.md.
             """)
 
     @Option(help: "Data set: fashion-mnist or toy.")
@@ -119,6 +126,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "BN statistics saved in the model: population (exact, after training) or moving (averages).")
     var bnStatistics: Statistics = .population
+
+    @Option(help: "Under mpirun: BN training statistics over the global batch (global) or each process's shard (local).")
+    var bnSync: BatchNormSync = .global
 
     @Option(help: "Weight initializer: he, glorot, normal (N(0, 1)).")
     var `init`: WeightInitializer?
@@ -224,6 +234,9 @@ struct Train: ParsableCommand {
         if let profileSteps, profileSteps < 1 || profileSteps > SizePolicy.maximumProfileSteps {
             throw ValidationError("--profile-steps must be between 1 and \(SizePolicy.maximumProfileSteps).")
         }
+        if profileSteps != nil, let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+            throw ValidationError("--profile-steps times the layers of one process; run it without mpirun.")
+        }
         if compare { try validateCompare() }
         do {
             let specs = try layers()
@@ -255,39 +268,63 @@ struct Train: ParsableCommand {
             "optimizer=\(optimizerKind.text)", "weight_decay=\(weightDecay)", "bn_momentum=\(bnMomentum)",
             "bn_epsilon=\(bnEpsilon)", "bn_variance=\(bnVariance.rawValue)", "seed=\(seed)",
             "limit=\(limit.map(String.init) ?? "all")", "validation=\(validation.map(String.init) ?? "default")",
-        ].joined(separator: " ")
+        ].joined(separator: " ") + (TrainProcesses.current.map { $0.processes > 1 ? " bn_sync=\($0.batchNorm.rawValue)" : "" } ?? "")
     }
 
     // MARK: Run
 
     func run() throws {
-        if compare { return try runCompare() }
+        let processes = try TrainProcesses.start(batch: resolvedBatch, batchNorm: bnSync)
+        if let line = processes.announcement(json: json) { print(line) }
+        if compare {
+            try runCompare(processes)
+        } else {
+            try runTraining(processes)
+        }
+        try processes.finish()
+    }
+
+    func runTraining(_ processes: TrainProcesses) throws {
         // Outputs before any work: a directory, a missing folder, a data file, the model and
-        // its checkpoint as one file, or another bnc writing them are refused now.
-        let targets = profileSteps != nil ? nil : try OutputPaths.claim(
-            [.init("-o", output), .init("--checkpoint", checkpointPath)], inputs: dataInputs()).targets
-        let sets = try loadData()
-        let specs = try layers()
-        try checkSizes([specs], sets)
-        let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,
-                                  task: isToy ? .regression : .classification, initializer: resolvedInit, seed: seed)
-        let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
-                                      weightDecay: weightDecay, seed: seed)
-        let trainer = try Trainer(network: network, options: options)
+        // its checkpoint as one file, or another bnc writing them are refused now (by the
+        // writer, rank 0, whose verdict every process shares).
+        let claimed = try processes.agreed { () throws -> OutputPaths? in
+            guard profileSteps == nil, processes.isWriter else { return nil }
+            return try OutputPaths.claim([.init("-o", output), .init("--checkpoint", checkpointPath)], inputs: dataInputs())
+        }
+        let targets = claimed?.targets
+        let (sets, specs, network, trainer) = try processes.agreed {
+            let sets = try loadData()
+            let specs = try layers()
+            try checkSizes([specs], sets)
+            let network = try Network(inputShape: sets.train.inputShape, layers: specs, batchNorm: bnSettings,
+                                      task: isToy ? .regression : .classification, initializer: resolvedInit, seed: seed)
+            let options = TrainingOptions(epochs: resolvedEpochs, batchSize: resolvedBatch, optimizer: optimizerKind,
+                                          weightDecay: weightDecay, seed: seed)
+            return (sets, specs, network, try Trainer(network: network, options: options, parallel: processes.parallel))
+        }
         if let profileSteps {
             let bench = StepBench(try trainer.profile(sets.train, steps: profileSteps))
             print(json ? try JSONText.encode(bench, snakeCaseKeys: true) : bench.text())
             return
         }
         if resume {
-            guard BytePath.status(checkpointPath) != nil else {
-                throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
+            // Rank 0 reads the checkpoint (the other machines may not have it), every process decodes it.
+            let bytes = try processes.agreed { () throws -> [UInt8] in
+                guard processes.isWriter else { return [] }
+                guard BytePath.status(checkpointPath) != nil else {
+                    throw TrainingError(place: checkpointPath, problem: "no checkpoint to resume from; run without --resume to start training")
+                }
+                return try AtomicFile.read(checkpointPath, limit: ModelFile.maximumFileSize)
             }
-            let saved = try ModelFile.load(path: checkpointPath)
-            do {
-                try Checkpoint.restore(saved, into: trainer, config: configText)
-            } catch {
-                throw TrainingError(place: checkpointPath, problem: error.description)
+            let shared = processes.fromWriter(bytes)
+            try processes.agreed {
+                let saved = try ModelFile.decode(shared, path: checkpointPath)
+                do {
+                    try Checkpoint.restore(saved, into: trainer, config: configText)
+                } catch {
+                    throw TrainingError(place: checkpointPath, problem: "\(error)")
+                }
             }
             if !json { print("resuming from \(checkpointPath) after epoch \(trainer.epochsCompleted)") }
         } else if !json && BytePath.status(checkpointPath) != nil {
@@ -302,25 +339,29 @@ struct Train: ParsableCommand {
         let (model, test, movingTest): (Model, Evaluation, Evaluation?)
         do {
             while trainer.epochsCompleted < resolvedEpochs {
-                let e = try runEpoch(trainer, sets, progress)
+                let e = try processes.agreed { try runEpoch(trainer, sets, progress) }
                 report(epoch: e.epoch, trainLoss: e.trainLoss, validation: e.validation, test: e.test, seconds: e.seconds,
-                       samples: sets.train.count)
+                       samples: sets.train.count, communication: e.communication)
                 try Train.requireFinite(e, at: "the end of epoch \(e.epoch)")
                 let checkpoint = Checkpoint.model(trainer, config: configText, metadata: metadata(network: network, sets: sets, test: nil))
                 try Train.requireFinite(checkpoint, at: "the end of epoch \(e.epoch)")
-                try OutputPaths.save(checkpoint, to: checkpointPath, note: keptText(e.epoch))
+                try processes.onWriter { try OutputPaths.save(checkpoint, to: checkpointPath, note: keptText(e.epoch)) }
+                processes.checkpointWritten(checkpointPath, epoch: trainer.epochsCompleted)
                 checkpointEpoch = e.epoch
                 if let stopAfter, trainer.epochsCompleted >= stopAfter, trainer.epochsCompleted < resolvedEpochs { return }
             }
-            (model, test, movingTest) = try finalModel(network, trainer, sets)
+            (model, test, movingTest) = try processes.agreed { try finalModel(network, trainer, sets) }
             try Train.requireFinite(model, at: "the end of training")
             try Train.requireFinite(EpochOutcome(epoch: 0, trainLoss: 0, seconds: 0, validation: nil, test: test), at: "the end of training")
         } catch let error as TrainingError where error.kind == .diverged {
             progress.finish()
             throw CheckFailed(divergedText(error, checkpointEpoch: checkpointEpoch))
         }
-        try OutputPaths.save(model, to: output, note: "wrote \(output) (complete)")
-        _ = BytePath.withCString(targets?[1].resolved ?? checkpointPath) { unlink($0) }
+        try processes.onWriter {
+            try OutputPaths.save(model, to: output, note: "wrote \(output) (complete)")
+            _ = BytePath.withCString(targets?[1].resolved ?? checkpointPath) { unlink($0) }
+        }
+        guard processes.isWriter else { return }
         if json {
             var fields: [(String, String)] = [("event", "\"test\""), ("loss", JSONText.number(test.loss))]
             if let a = test.accuracy { fields.append(("accuracy", JSONText.number(a))) }
@@ -413,6 +454,8 @@ struct Train: ParsableCommand {
         var validation: Evaluation?
         /// The test set after the epoch; only with `--test-every-epoch`.
         var test: Evaluation?
+        /// Seconds spent in collectives during the epoch's training (under mpirun).
+        var communication: Double?
     }
 
     /// Trains the next epoch (timed, with the progress bar), then evaluates the validation set
@@ -420,12 +463,15 @@ struct Train: ParsableCommand {
     func runEpoch(_ trainer: Trainer, _ sets: DataSets, _ progress: Progress) throws -> EpochOutcome {
         let epoch = trainer.epochsCompleted + 1
         let start = ContinuousClock.now
+        let communicated = TrainProcesses.current?.communicationSeconds
         let trainLoss = try trainer.trainEpoch(sets.train) { p in progress.update(p, epochs: resolvedEpochs) }
         let seconds = (ContinuousClock.now - start).seconds
+        let communication = TrainProcesses.current?.communicationSeconds.flatMap { now in communicated.map { now - $0 } }
         let validation = sets.validation.count > 0 ? try trainer.evaluate(sets.validation) : nil
         let test = testEveryEpoch ? try trainer.evaluate(sets.test) : nil
         progress.finish()
-        return EpochOutcome(epoch: epoch, trainLoss: trainLoss, seconds: seconds, validation: validation, test: test)
+        return EpochOutcome(epoch: epoch, trainLoss: trainLoss, seconds: seconds, validation: validation, test: test,
+                            communication: communication)
     }
 
     /// JSON fields of an epoch's validation and test results (`val_loss`, `val_accuracy`,
@@ -452,7 +498,7 @@ struct Train: ParsableCommand {
         var movingTest: Evaluation?
         if bnStatistics == .population && network.hasBatchNorm {
             movingTest = try trainer.evaluate(sets.test)
-            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch)
+            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch, group: trainer.parallel?.group)
         }
         let test = try trainer.evaluate(sets.test)
         var meta = metadata(network: network, sets: sets, test: test)
@@ -530,6 +576,10 @@ struct Train: ParsableCommand {
             (MetadataKey.trainBatchSize, "\(resolvedBatch)"),
             ("bnc.train.init", resolvedInit.rawValue),
         ]
+        if let processes = TrainProcesses.current, processes.processes > 1 {
+            m.append(("bnc.train.processes", "\(processes.processes)"))
+            m.append(("bnc.train.bn_sync", processes.batchNorm.rawValue))
+        }
         if let limit { m.append(("bnc.train.limit", "\(limit)")) }
         if !isToy {
             m.append(("bnc.train.examples", "\(sets.train.count)"))
@@ -542,7 +592,8 @@ struct Train: ParsableCommand {
         return m
     }
 
-    func report(epoch: Int, trainLoss: Double, validation: Evaluation?, test: Evaluation?, seconds: Double, samples: Int) {
+    func report(epoch: Int, trainLoss: Double, validation: Evaluation?, test: Evaluation?, seconds: Double, samples: Int,
+                communication: Double? = nil) {
         let rate = Double(samples) / max(seconds, 1e-9)
         if json {
             var fields: [(String, String)] = [
@@ -550,6 +601,7 @@ struct Train: ParsableCommand {
                 ("train_loss", JSONText.number(trainLoss)),
             ] + Train.evaluationFields(validation: validation, test: test)
             fields += [("seconds", JSONText.number(seconds)), ("samples_per_second", JSONText.number(rate))]
+            if let communication { fields.append(("communication_seconds", JSONText.number(communication))) }
             print(JSONText.object(fields))
         } else {
             var line = "epoch \(epoch)/\(resolvedEpochs)  train loss " + Train.fixed(trainLoss)
@@ -559,6 +611,7 @@ struct Train: ParsableCommand {
             }
             if let test, let a = test.accuracy { line += String(format: "  test accuracy %.2f%%", a * 100) }
             line += String(format: "  %.2f s  %.0f samples/s", seconds, rate)
+            if let communication { line += String(format: "  (%.0f%% communicating)", 100 * communication / max(seconds, 1e-9)) }
             print(line)
         }
         fflush(nil)

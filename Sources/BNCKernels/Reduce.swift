@@ -44,6 +44,33 @@ public enum Reduce {
         return total
     }
 
+    /// (Σ (p[i] − mean), Σ (p[i] − mean)²): the corrected two-pass sums, whose first term
+    /// (≈ 0) refines a rounded mean.
+    @inlinable
+    public static func sumsOfDeviations(_ p: UnsafePointer<Float>, count n: Int, mean: Float) -> (Float, Float) {
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), q0 = SIMD8<Float>(), q1 = SIMD8<Float>()
+        let m = SIMD8<Float>(repeating: mean)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i &+ 16 <= n {
+            let a = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) - m
+            let b = raw.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self) - m
+            s0 += a
+            s1 += b
+            q0 += a * a
+            q1 += b * b
+            i &+= 16
+        }
+        var sum = (s0 + s1).sum(), squares = (q0 + q1).sum()
+        while i < n {
+            let d = p[i] - mean
+            sum += d
+            squares += d * d
+            i &+= 1
+        }
+        return (sum, squares)
+    }
+
     /// (Σ a[i], Σ a[i]·b[i]).
     @inlinable
     public static func sumAndDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> (Float, Float) {

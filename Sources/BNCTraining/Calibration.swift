@@ -16,7 +16,13 @@ extension Network {
     /// BN layers are calibrated in order, each pass using the already calibrated ones before it.
     /// Sums are Double, shifted by the old mean for accuracy; the variance is the population
     /// (biased, /M) one, times M/(M − 1) when the network records the unbiased estimator.
-    public func calibrateBatchNorm(on data: Examples, batchSize: Int) throws(TrainingError) -> [BatchNormCalibration] {
+    ///
+    /// With `group`, each process runs its contiguous share of `data` and the sums are added
+    /// in rank order (the shift, the old moving mean, is the same on every process), so every
+    /// process ends with the same statistics; a process with an empty share still joins.
+    public func calibrateBatchNorm(
+        on data: Examples, batchSize: Int, group: ProcessGroup? = nil
+    ) throws(TrainingError) -> [BatchNormCalibration] {
         guard data.inputShape == inputShape else {
             throw TrainingError(place: "data", problem: "examples have shape \(data.inputShape), the network takes \(inputShape)")
         }
@@ -29,9 +35,10 @@ extension Network {
             let c = bn.channels, s = bn.spatial
             let shift = bn.runningMean.array(c).map(Double.init)
             var s1 = [Double](repeating: 0, count: c), s2 = s1
-            var start = 0
-            while start < data.count {
-                let end = min(start + batchSize, data.count)
+            let share = DataParallel.share(group?.rank ?? 0, of: data.count, among: group?.size ?? 1)
+            var start = share.lowerBound
+            while start < share.upperBound {
+                let end = min(start + batchSize, share.upperBound)
                 data.copyInputs(ArraySlice(start..<end), into: x.pointer)
                 var h = x.pointer
                 for layer in layers[0..<index] { h = try layer.forward(h, batch: end - start, mode: .inference) }
@@ -50,6 +57,11 @@ extension Network {
                     }
                 }
                 start = end
+            }
+            if let group, group.size > 1 {
+                let total = group.sumInRankOrder(s1 + s2)
+                s1 = Array(total[0..<c])
+                s2 = Array(total[c...])
             }
             let m = Double(data.count * s)
             let oldMean = bn.runningMean.array(c), oldVar = bn.runningVariance.array(c)

@@ -8,13 +8,17 @@ import BNCGraph
 ///   `velocity` for SGD with momentum, `m` and `v` for Adam), not read by any node;
 /// - metadata `bnc.checkpoint.epochs_completed`, `bnc.checkpoint.step` (optimizer updates,
 ///   Adam's t) and `bnc.checkpoint.config` (every setting that affects the result except the
-///   epoch count; resuming with different settings is refused).
+///   epoch count; resuming with different settings is refused);
+/// - for a data-parallel run, `bnc.checkpoint.processes` (absent: one process). Each
+///   process's shard of every batch depends on the count, so resuming with another count is
+///   refused.
 /// Epoch shuffles and dropout draws are derived from (seed, epoch), so no generator state
 /// is needed.
 public enum Checkpoint {
     public static let epochsKey = "bnc.checkpoint.epochs_completed"
     public static let stepKey = "bnc.checkpoint.step"
     public static let configKey = "bnc.checkpoint.config"
+    public static let processesKey = "bnc.checkpoint.processes"
 
     /// The checkpoint of `trainer`'s current state.
     public static func model(_ trainer: Trainer, config: String, metadata: [(String, String)] = []) -> Model {
@@ -29,6 +33,7 @@ public enum Checkpoint {
         model[metadata: epochsKey] = "\(trainer.epochsCompleted)"
         model[metadata: stepKey] = "\(trainer.steps)"
         model[metadata: configKey] = config
+        if trainer.processes > 1 { model[metadata: processesKey] = "\(trainer.processes)" }
         return model
     }
 
@@ -66,6 +71,13 @@ public enum Checkpoint {
               epochs >= 0, step >= 0
         else {
             throw TrainingError(place: "checkpoint", problem: "is not a bnc training checkpoint (metadata \(configKey), \(epochsKey) or \(stepKey) missing or invalid)")
+        }
+        let processes = model[metadata: processesKey].flatMap { Int($0) } ?? 1
+        guard processes == trainer.processes else {
+            func runs(_ n: Int) -> String { n == 1 ? "one process" : "\(n) processes" }
+            throw TrainingError(
+                place: "checkpoint",
+                problem: "was written by a run of \(runs(processes)); this run has \(runs(trainer.processes)). Every process's share of each batch depends on the count: resume with \(processes == 1 ? "bnc train --resume without mpirun" : "mpirun -np \(processes)"), or delete the checkpoint to start over")
         }
         guard saved == config else {
             throw TrainingError(

@@ -1,5 +1,8 @@
 /// All trainable parameters of a network in one contiguous buffer, with their gradients in a
-/// second one of the same layout, so that optimizers run one loop over everything.
+/// second one of the same layout, so that optimizers run one loop over everything and a
+/// data-parallel step sums every gradient across processes in one reduction. The gradient
+/// buffer has one more slot after the last gradient (`lossSlot`), where that step carries
+/// its loss through the same reduction.
 ///
 /// Layers register their tensors while the network is built (`register`), then `allocate()`
 /// fixes the layout; pointers stay valid for the store's lifetime.
@@ -42,12 +45,14 @@ final class ParameterStore {
         gradients.deallocate()
         values = .allocate(capacity: max(count, 1))
         values.initialize(repeating: 0, count: max(count, 1))
-        gradients = .allocate(capacity: max(count, 1))
-        gradients.initialize(repeating: 0, count: max(count, 1))
+        gradients = .allocate(capacity: count + 1)
+        gradients.initialize(repeating: 0, count: count + 1)
         allocated = true
     }
 
     func pointer(_ index: Int) -> UnsafeMutablePointer<Float> { values + entries[index].offset }
+    /// The slot after the last gradient (`gradients[count]`), free for a step's loss.
+    var lossSlot: UnsafeMutablePointer<Float> { gradients + count }
     func gradient(_ index: Int) -> UnsafeMutablePointer<Float> { gradients + entries[index].offset }
 
     func array(_ index: Int) -> [Float] {

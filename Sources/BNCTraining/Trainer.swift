@@ -46,9 +46,22 @@ public struct Evaluation: Equatable, Sendable {
 /// weights and optimizer state at its start. That is what lets a checkpoint (weights, moving
 /// statistics, optimizer state, epoch count) resume to the same bits as an uninterrupted run.
 /// A final batch of one example is skipped when the network has BN (it cannot be normalized).
+///
+/// Data-parallel (`DataParallel`): `options.batchSize` is the global batch. Every process
+/// draws the same shuffled order and takes its contiguous share of each global batch
+/// (`DataParallel.share`: the epoch's partial last batch as even as possible, possibly
+/// empty), so every process runs the same steps and makes the same collective calls. A
+/// step's loss is scaled by 1/(global batch), and the gradients and loss are summed over
+/// the processes in one reduction of the flat gradient buffer before the optimizer runs:
+/// every process then holds the same weights and optimizer state. Evaluation and the
+/// population statistics are sharded the same way and their sums reduced.
 public final class Trainer {
     public let network: Network
     public let options: TrainingOptions
+    /// The processes of a data-parallel run; nil for one process.
+    public let parallel: DataParallel?
+    /// Examples per process in a full step (the global batch / processes).
+    public let processBatch: Int
     let optimizer: Optimizer
     /// Epochs completed.
     public internal(set) var epochsCompleted = 0
@@ -65,13 +78,21 @@ public final class Trainer {
     /// The last finite mean batch loss and its optimizer step, for the message when one is not.
     private var lastFinite: (step: Int, loss: Double)?
 
-    public init(network: Network, options: TrainingOptions) throws(TrainingError) {
+    public init(network: Network, options: TrainingOptions, parallel: DataParallel? = nil) throws(TrainingError) {
         guard options.batchSize >= 1 else { throw TrainingError(place: "--batch-size", problem: "must be at least 1") }
+        let processes = parallel?.group.size ?? 1
+        if let problem = DataParallel.indivisibleBatch(options.batchSize, over: processes) { throw problem }
         self.network = network
         self.options = options
+        self.parallel = processes > 1 ? parallel : nil
+        processBatch = options.batchSize / processes
         optimizer = Optimizer(options.optimizer, weightDecay: options.weightDecay, store: network.store)
-        reserve(options.batchSize)
+        network.shareBatchNormStatistics(over: self.parallel?.batchNorm == .global ? self.parallel?.group : nil)
+        reserve(processBatch)
     }
+
+    /// Processes in the run (1 without `DataParallel`).
+    public var processes: Int { parallel?.group.size ?? 1 }
 
     /// Optimizer updates applied so far.
     public var steps: Int { optimizer.step }
@@ -105,24 +126,37 @@ public final class Trainer {
         shuffle.shuffle(&order)
         let b = options.batchSize
         let starts = batchStarts(data.count)
+        try checkShards(starts, count: data.count)
         let clock = ContinuousClock()
         let start = clock.now
         var totalLoss = 0.0, samples = 0
         for (step, s) in starts.enumerated() {
-            let indices = order[s..<min(s + b, data.count)]
-            let n = indices.count
-            let loss = try trainStep(data, indices)
+            let global = min(s + b, data.count) - s
+            let share = DataParallel.share(parallel?.group.rank ?? 0, of: global, among: processes)
+            let indices = order[(s + share.lowerBound)..<(s + share.upperBound)]
+            // The loss of the whole global batch (summed over the processes): every process
+            // sees the same value, so all stop at the same step.
+            let loss = try trainStep(data, indices, globalCount: global, before: share.lowerBound)
             guard loss.isFinite else {
-                throw diverged(loss / Double(n), epoch: epoch + 1, step: step + 1, steps: starts.count)
+                throw diverged(loss / Double(global), epoch: epoch + 1, step: step + 1, steps: starts.count)
             }
-            lastFinite = (optimizer.step, loss / Double(n))
+            lastFinite = (optimizer.step, loss / Double(global))
             totalLoss += loss
-            samples += n
-            if let observer { try observer.trainer(self, didFinishStep: optimizer.step, batchLoss: loss / Double(n)) }
+            samples += global
+            if let observer { try observer.trainer(self, didFinishStep: optimizer.step, batchLoss: loss / Double(global)) }
             if let progress {
                 let elapsed = clock.now - start
                 progress(StepProgress(epoch: epoch, step: step + 1, steps: starts.count, samples: samples,
                                       runningLoss: totalLoss / Double(samples), seconds: elapsed.seconds))
+            }
+        }
+        if let parallel {
+            if parallel.batchNorm == .local { network.broadcastMovingStatistics(from: 0, over: parallel.group) }
+            let differing = parallel.group.ranksDiffering(from: network.stateDigest())
+            guard differing.isEmpty else {
+                throw TrainingError(
+                    place: "epoch \(epoch + 1)",
+                    problem: "process\(differing.count == 1 ? "" : "es") \(differing.map(String.init).joined(separator: ", ")) no longer hold\(differing.count == 1 ? "s" : "") the weights of process 0 (a fault of bnc or of the machine); the last checkpoint is from before this epoch")
             }
         }
         epochsCompleted += 1
@@ -136,6 +170,23 @@ public final class Trainer {
         return TrainingError(
             place: "epoch \(epoch), step \(step) of \(steps) (step \(optimizer.step) overall)",
             problem: "the training loss is \(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf") (\(last))", kind: .diverged)
+    }
+
+    /// Refuses, before the first step, a data-parallel epoch in which BN with per-process
+    /// statistics (`BatchNormSync.local`) would get one example on a process: every process
+    /// computes the same verdict, so none is left waiting.
+    private func checkShards(_ starts: [Int], count: Int) throws(TrainingError) {
+        guard let parallel, parallel.batchNorm == .local, network.hasPerFeatureBatchNorm,
+              let last = starts.last else { return }
+        let n = parallel.group.size
+        for global in Set([min(options.batchSize, count - starts[0]), count - last]) {
+            let sizes = (0..<n).map { DataParallel.share($0, of: global, among: n).count }
+            if let rank = sizes.firstIndex(of: 1) {
+                throw TrainingError(
+                    place: "--bn-sync local",
+                    problem: "a global batch of \(global) over \(n) processes gives process \(rank) one example (shares \(sizes.map(String.init).joined(separator: ", "))), which a BN cannot normalize by itself; use --bn-sync global, or a batch size and example count that leave every process 0 or at least 2 examples")
+            }
+        }
     }
 
     /// The first position (in the epoch's shuffled order) of each batch of an epoch over
@@ -152,40 +203,58 @@ public final class Trainer {
     /// when the network has BN).
     public func stepsPerEpoch(examples count: Int) -> Int { batchStarts(count).count }
 
-    /// One optimizer step on the examples at `indices`; returns the SUM of their losses.
-    func trainStep(_ data: Examples, _ indices: ArraySlice<Int>) throws(TrainingError) -> Double {
+    /// One optimizer step on the examples at `indices`, this process's share of a global
+    /// batch of `globalCount` examples starting `before` examples into it; returns the SUM of
+    /// the global batch's losses.
+    func trainStep(
+        _ data: Examples, _ indices: ArraySlice<Int>, globalCount: Int, before: Int
+    ) throws(TrainingError) -> Double {
         let n = indices.count
         data.copyInputs(indices, into: x.pointer)
         data.copyTargets(indices, labels: labels.pointer, values: values.pointer)
+        network.setShard(before: before, after: globalCount - before - n)
         let out = try network.forward(x.pointer, batch: n, mode: .training)
-        let loss = lossAndGradient(out, batch: n, gradient: dOutput.pointer)
+        var loss = lossAndGradient(out, batch: n, gradient: dOutput.pointer, scaleCount: globalCount)
         network.backward(dOutput.pointer, batch: n)
+        if let parallel {
+            // One reduction: every gradient and, in the slot after them, the loss.
+            let store = network.store
+            store.lossSlot.pointee = Float(loss)
+            parallel.group.sum(store.gradients, count: store.count + 1)
+            loss = Double(store.lossSlot.pointee)
+        }
         optimizer.update()
         return loss
     }
 
-    /// Sum of losses of the batch; writes ∂(mean loss)/∂output when `gradient` is given.
-    private func lossAndGradient(_ out: UnsafeMutablePointer<Float>, batch n: Int, gradient: UnsafeMutablePointer<Float>?) -> Double {
+    /// Sum of losses of the batch; writes ∂(mean loss)/∂output when `gradient` is given, the
+    /// mean over `scaleCount` examples (the global batch; default this batch).
+    private func lossAndGradient(
+        _ out: UnsafeMutablePointer<Float>, batch n: Int, gradient: UnsafeMutablePointer<Float>?, scaleCount: Int? = nil
+    ) -> Double {
         let k = network.outputCount
+        let total = scaleCount ?? n
         if network.isClassifier {
             return Loss.softmaxCrossEntropy(logits: out, labels: labels.pointer, rows: n, columns: k,
                                             probabilities: probabilities.pointer, gradient: gradient,
-                                            gradientScale: 1 / Float(n))
+                                            gradientScale: 1 / Float(total))
         } else {
             return Loss.squaredError(prediction: out, target: values.pointer, count: n * k, gradient: gradient,
-                                     gradientScale: 1 / Float(n * k))
+                                     gradientScale: 1 / Float(total * k))
         }
     }
 
-    /// Loss and accuracy in inference mode (moving BN statistics), in batches of the training
-    /// batch size.
+    /// Loss and accuracy in inference mode (moving BN statistics), in batches of the
+    /// training batch size (per process). Data-parallel: each process evaluates its
+    /// contiguous share of `data` and the sums are reduced (inference-mode BN shares nothing).
     public func evaluate(_ data: Examples) throws(TrainingError) -> Evaluation {
         try checkCompatible(data)
-        let b = options.batchSize
+        let b = processBatch
+        let share = DataParallel.share(parallel?.group.rank ?? 0, of: data.count, among: processes)
         var total = 0.0, correct = 0
-        var s = 0
-        while s < data.count {
-            let e = min(s + b, data.count)
+        var s = share.lowerBound
+        while s < share.upperBound {
+            let e = min(s + b, share.upperBound)
             let indices = ArraySlice(s..<e)
             let n = e - s
             data.copyInputs(indices, into: x.pointer)
@@ -197,6 +266,11 @@ public final class Trainer {
                 for i in 0..<n where classes.pointer[i] == labels.pointer[i] { correct += 1 }
             }
             s = e
+        }
+        if let parallel {
+            let sums = parallel.group.sumInRankOrder([total, Double(correct)])
+            total = sums[0]
+            correct = Int(sums[1])
         }
         let count = max(data.count, 1)
         return Evaluation(

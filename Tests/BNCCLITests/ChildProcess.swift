@@ -22,8 +22,9 @@ struct ChildProcess {
     let pid: pid_t
     let outputs: URL
 
-    /// Starts `executable arguments…` with stdout and stderr in `outputs`/stdout, /stderr.
-    static func spawn(_ executable: String, _ arguments: [String], outputs: URL) throws -> ChildProcess {
+    /// Starts `executable arguments…` with stdout and stderr in `outputs`/stdout, /stderr,
+    /// in this process's environment or `environment` ("NAME=value" entries).
+    static func spawn(_ executable: String, _ arguments: [String], outputs: URL, environment: [String]? = nil) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -47,7 +48,10 @@ struct ChildProcess {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+        defer { for p in envp ?? [] { free(p) } }
+        let rc = envp.map { e in e.withUnsafeBufferPointer { posix_spawn(&pid, executable, &actions, &attributes, argv, $0.baseAddress) } }
+            ?? posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard rc == 0 else {
             throw NSError(domain: "ChildProcess", code: Int(rc), userInfo: [NSLocalizedDescriptionKey: "posix_spawn \(executable): \(String(cString: strerror(rc)))"])
         }

@@ -45,6 +45,12 @@ final class BatchNormLayer: Layer {
     private let ones: FloatBuffer, zeros: FloatBuffer
     /// Whether `a`, `b` must be recomputed (parameters or statistics changed).
     var coefficientsStale = true
+    /// The processes whose shards this BN normalizes together in training (`BatchNormSync.global`);
+    /// nil: each batch (or shard) by itself.
+    var group: ProcessGroup?
+    /// Values per channel the last training forward normalized over (all processes' when
+    /// synchronized): the m backward divides by.
+    private var batchCount = 0
     private let normalized = FloatBuffer(count: 0)
     private let output = FloatBuffer(count: 0)
     private let inputGradient = FloatBuffer(count: 0)
@@ -93,7 +99,14 @@ final class BatchNormLayer: Layer {
         switch mode {
         case .training:
             coefficientsStale = true
+            if let group, group.size > 1 {
+                try synchronizedForward(x, batch: batch, gamma: gamma, beta: beta, group: group)
+                return output.pointer
+            }
             let m = batch * spatial
+            // An empty shard of a data-parallel step with per-process statistics: nothing
+            // to normalize, and no statistics to fold into the moving averages.
+            if m == 0 { return output.pointer }
             guard m >= 2 else {
                 throw TrainingError(
                     place: "layer '\(name)' (BatchNormalization)",
@@ -103,6 +116,7 @@ final class BatchNormLayer: Layer {
                                       epsilon: settings.epsilon, activation: activation, mean: batchMean.pointer,
                                       variance: batchVariance.pointer, invStd: invStd.pointer,
                                       normalized: normalized.pointer, output: output.pointer)
+            batchCount = m
             BatchNorm.updateMovingStatistics(runningMean: runningMean.pointer, runningVariance: runningVariance.pointer,
                                              batchMean: batchMean.pointer, batchVariance: batchVariance.pointer,
                                              channels: channels, momentum: settings.momentum, count: m,
@@ -151,12 +165,84 @@ final class BatchNormLayer: Layer {
 
     func backward(_ dy: UnsafeMutablePointer<Float>, batch: Int, needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
         // γ and β gradients are needed even for the first layer, so always run the kernel.
-        BatchNorm.trainingBackward(
-            gradient: dy, output: output.pointer, normalized: normalized.pointer, batch: batch, channels: channels,
-            spatial: spatial, scale: scale.map { UnsafePointer(store.pointer($0)) }, invStd: invStd.pointer,
-            activation: activation, inputGradient: inputGradient.pointer,
-            scaleGradient: scale.map { store.gradient($0) } ?? dgammaScratch.pointer,
-            shiftGradient: shift.map { store.gradient($0) } ?? dbetaScratch.pointer)
-        return needInputGradient ? inputGradient.pointer : nil
+        let gamma = scale.map { UnsafePointer(store.pointer($0)) }
+        let dgamma = scale.map { store.gradient($0) } ?? dgammaScratch.pointer
+        let dbeta = shift.map { store.gradient($0) } ?? dbetaScratch.pointer
+        guard let group, group.size > 1 else {
+            BatchNorm.trainingBackward(
+                gradient: dy, output: output.pointer, normalized: normalized.pointer, batch: batch, channels: channels,
+                spatial: spatial, scale: gamma, invStd: invStd.pointer, activation: activation,
+                inputGradient: inputGradient.pointer, scaleGradient: dgamma, shiftGradient: dbeta)
+            return needInputGradient ? inputGradient.pointer : nil
+        }
+        // Synchronized: this shard's Σdz and Σdz·x̂ are its share of the γ and β gradients
+        // (the trainer's one gradient reduction adds the shares); dx needs the sums over
+        // the whole batch, combined here, and divides by the whole batch's count.
+        BatchNorm.backwardSums(gradient: dy, output: output.pointer, normalized: normalized.pointer, batch: batch,
+                               channels: channels, spatial: spatial, activation: activation, into: inputGradient.pointer,
+                               sumDz: dbeta, sumDzXhat: dgamma)
+        guard needInputGradient else { return nil }
+        var local = [Double](repeating: 0, count: 2 * channels)
+        for c in 0..<channels {
+            local[c] = Double(dbeta[c])
+            local[channels + c] = Double(dgamma[c])
+        }
+        let total = group.sumInRankOrder(local)
+        for c in 0..<channels {
+            dbetaScratch.pointer[c] = Float(total[c])
+            dgammaScratch.pointer[c] = Float(total[channels + c])
+        }
+        BatchNorm.backwardApply(inputGradient.pointer, normalized: normalized.pointer, batch: batch, channels: channels,
+                                spatial: spatial, scale: gamma, invStd: invStd.pointer, sumDz: dbetaScratch.pointer,
+                                sumDzXhat: dgammaScratch.pointer, count: batchCount)
+        return inputGradient.pointer
+    }
+
+    /// Training forward with statistics over every process's shard: this shard's count, μ
+    /// and M2 per channel are gathered and combined in rank order (`BatchNorm.combineStatistics`),
+    /// so every process normalizes with, and folds into its moving averages, the same global
+    /// mean and variance, with the global count (also for the unbiased correction).
+    private func synchronizedForward(
+        _ x: UnsafeMutablePointer<Float>, batch: Int, gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
+        group: ProcessGroup
+    ) throws(TrainingError) {
+        let c = channels
+        // [count, μ (C), M2 (C)] of this shard.
+        var local = [Double](repeating: 0, count: 1 + 2 * c)
+        local[0] = Double(batch * spatial)
+        local.withUnsafeMutableBufferPointer { p in
+            BatchNorm.partStatistics(x, batch: batch, channels: c, spatial: spatial, roundedMean: batchMean.pointer,
+                                     mean: p.baseAddress! + 1, squaredDeviations: p.baseAddress! + 1 + c)
+        }
+        let all = group.allGather(local)
+        let parts = group.size, stride = 1 + 2 * c
+        var counts = [Int](repeating: 0, count: parts)
+        var means = [Double](repeating: 0, count: parts * c), m2s = means
+        for p in 0..<parts {
+            counts[p] = Int(all[p * stride])
+            for ch in 0..<c {
+                means[p * c + ch] = all[p * stride + 1 + ch]
+                m2s[p * c + ch] = all[p * stride + 1 + c + ch]
+            }
+        }
+        var mean = [Double](repeating: 0, count: c), m2 = mean
+        let m = BatchNorm.combineStatistics(parts: parts, channels: c, count: counts, mean: means, squaredDeviations: m2s,
+                                            combinedMean: &mean, combinedSquaredDeviations: &m2)
+        guard m >= 2 else {
+            throw TrainingError(
+                place: "layer '\(name)' (BatchNormalization)",
+                problem: "a training batch with \(m) value per channel over all \(parts) processes has no variance; use global batches of at least 2 examples")
+        }
+        for ch in 0..<c { batchMean.pointer[ch] = Float(mean[ch]) }
+        BatchNorm.finishStatistics(squaredDeviations: m2, count: m, channels: c, epsilon: settings.epsilon,
+                                   variance: batchVariance.pointer, invStd: invStd.pointer)
+        BatchNorm.normalize(x, batch: batch, channels: c, spatial: spatial, mean: batchMean.pointer, invStd: invStd.pointer,
+                            scale: gamma, shift: beta, activation: activation, normalized: normalized.pointer,
+                            output: output.pointer)
+        batchCount = m
+        BatchNorm.updateMovingStatistics(runningMean: runningMean.pointer, runningVariance: runningVariance.pointer,
+                                         batchMean: batchMean.pointer, batchVariance: batchVariance.pointer,
+                                         channels: c, momentum: settings.momentum, count: m,
+                                         unbiased: settings.unbiasedVariance)
     }
 }

@@ -92,6 +92,10 @@ final class DropoutLayer: Layer {
     let mask = FloatBuffer(count: 0)
     /// Uniform [0, 1) draws for the next training forward (set by the network).
     var uniform: () -> Float = { 1 }
+    /// Examples of the global batch before and after this process's shard (data-parallel
+    /// runs): their draws are made and discarded, so each example gets the mask it would get
+    /// in one process.
+    var shard = (before: 0, after: 0)
 
     init(rate: Float, count: Int) {
         self.rate = rate
@@ -112,10 +116,12 @@ final class DropoutLayer: Layer {
         }
         let keep = 1 / (1 - rate)
         let m = mask.pointer, y = output.pointer
+        for _ in 0..<(shard.before * outputCount) { _ = uniform() }
         for i in 0..<n {
             m[i] = uniform() < rate ? 0 : keep
             y[i] = x[i] * m[i]
         }
+        for _ in 0..<(shard.after * outputCount) { _ = uniform() }
         return y
     }
 
