@@ -1,4 +1,5 @@
 import BNCFileSystem
+import BNCMPI
 import Dispatch
 import Foundation
 
@@ -25,9 +26,14 @@ final class Interruption: @unchecked Sendable {
     private var written: [String] = []
     private var note: String?
     private var sources: [DispatchSourceSignal] = []
+    /// A process of an mpirun job other than rank 0.
+    private var silent = false
 
     /// Installs the handlers (once, from `BNC.runMain`).
     func install() {
+        if let launch = MPILaunch.detect(ProcessInfo.processInfo.environment), launch.size > 1 {
+            silent = launch.rank != 0
+        }
         for (signal, status) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
             var old = sigaction()
             sigaction(signal, nil, &old)
@@ -83,6 +89,10 @@ final class Interruption: @unchecked Sendable {
     }
 
     private func interrupted(status: Int32) {
+        if silent {
+            for lock in locks { lock.release() }
+            _exit(status)
+        }
         // A write in progress finishes first (a write blocked on a pipe without reader does
         // not hold the exit up for more than 2 s; its target then is the old file).
         let locked = mutex.lock(before: Date().addingTimeInterval(2))

@@ -162,11 +162,13 @@ final class TrainProcesses {
 
     /// A process other than rank 0 that failed before MPI started: the others most likely
     /// failed the same way (same command, same checks), and rank 0 prints that line. This
-    /// one waits 2 s first, because mpirun stops the whole job as soon as one process exits
-    /// with an error, which could stop rank 0 before it printed; when rank 0 did not fail
-    /// (a check that differs between machines), the line is printed here after the wait.
+    /// one waits first, because mpirun stops the whole job as soon as one process exits
+    /// with an error, which could stop rank 0 before it printed; mpirun's SIGTERM ends the
+    /// wait silently (`Interruption`). When rank 0 did not fail (a check that differs
+    /// between machines: rank 0 then waits in MPI_Init), the line is printed here after the
+    /// wait. The wait is 10 s: 2 s proved too short on a loaded machine running several jobs.
     static func unsharedExit(_ line: String, rank: Int, status: Int32) -> Never {
-        sleep(2)
+        sleep(10)
         printError(line.hasPrefix("bnc: ") ? "bnc: rank \(rank): " + line.dropFirst(5) : "bnc: rank \(rank): " + line)
         Foundation.exit(status)
     }
