@@ -99,6 +99,6 @@ let package = Package(
         .testTarget(name: "BNCReportTests", dependencies: ["BNCReport"]),
         .testTarget(
             name: "BNCCLITests",
-            dependencies: ["BNCCLI", "BNCFileSystem", "BNCModelFile", "BNCGraph", "BNCData"]),
+            dependencies: ["BNCCLI", "BNCFileSystem", "BNCModelFile", "BNCGraph", "BNCData", "BNCTraining"]),
     ]
 )

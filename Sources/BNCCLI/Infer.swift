@@ -310,7 +310,7 @@ struct InferRun {
         }
         let start = monotonicSeconds()
         var index = 0
-        var probs = [Double](repeating: 0, count: k)
+        var softmax = [Float](repeating: 0, count: k)
         while true {
             let got: Int
             switch setup.source {
@@ -349,22 +349,18 @@ struct InferRun {
                     continue
                 }
                 // Probabilities: the outputs when the graph ends in Softmax, else softmax(outputs).
-                let base = row.startIndex
+                let probs: ArraySlice<Float>
                 if setup.outputsProbabilities {
-                    for j in 0..<k { probs[j] = Double(row[base + j]) }
+                    probs = row
                 } else {
-                    let mx = row.max().map(Double.init) ?? 0
-                    var total = 0.0
-                    for j in 0..<k { probs[j] = exp(Double(row[base + j]) - mx); total += probs[j] }
-                    for j in 0..<k { probs[j] /= total }
+                    row.withUnsafeBufferPointer { x in
+                        softmax.withUnsafeMutableBufferPointer { Softmax.forward(x.baseAddress!, rows: 1, columns: k, into: $0.baseAddress!) }
+                    }
+                    probs = softmax[0..<k]
                 }
-                var best = 0
-                for j in 1..<k where row[base + j] > row[base + best] { best = j }
-                var top: [Int] = [best]
-                if kTop > 1 {
-                    top = Array((0..<k).sorted { probs[$0] != probs[$1] ? probs[$0] > probs[$1] : $0 < $1 }.prefix(kTop))
-                    if top[0] != best { top.removeAll { $0 == best }; top.insert(best, at: 0); top = Array(top.prefix(kTop)) }
-                }
+                let top = row.withUnsafeBufferPointer { Softmax.top($0.baseAddress!, columns: k, count: kTop) }
+                let best = top[0]
+                func probability(_ j: Int) -> Float { probs[probs.startIndex + j] }
                 if labelReader != nil {
                     let truth = Int(labelBuffer[r])
                     guard truth < k else {
@@ -374,12 +370,12 @@ struct InferRun {
                 }
                 if json {
                     predictions.append(Int32(best))
-                    probabilities.append(Float(probs[best]))
+                    probabilities.append(probability(best))
                     if kTop > 1 { topLists.append(top) }
                 } else if !quiet && labelReader == nil {
-                    var line = "\(index + r)\t\(best)\t\(setup.classNames[best])\t" + String(format: "%.4f", probs[best])
+                    var line = "\(index + r)\t\(best)\t\(setup.classNames[best])\t" + String(format: "%.4f", Double(probability(best)))
                     if kTop > 1 {
-                        line += "\ttop \(kTop): " + top.map { "\($0) " + String(format: "%.4f", probs[$0]) }.joined(separator: ", ")
+                        line += "\ttop \(kTop): " + top.map { "\($0) " + String(format: "%.4f", Double(probability($0))) }.joined(separator: ", ")
                     }
                     emit(line)
                 }

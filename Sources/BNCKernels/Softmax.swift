@@ -37,6 +37,20 @@ public enum Softmax {
     }
 }
 
+extension Softmax {
+    /// The `count` largest values' indices of one row of `k` scores, largest first, the lower
+    /// index first on ties (so the first is `argmax`'s class). Softmax keeps the order, so
+    /// this is the same on logits and on their probabilities.
+    public static func top(_ x: UnsafePointer<Float>, columns k: Int, count: Int) -> [Int] {
+        if count <= 1 {
+            var best = 0
+            for j in 1..<max(k, 1) where x[j] > x[best] { best = j }
+            return k == 0 ? [] : [best]
+        }
+        return Array((0..<k).sorted { x[$0] != x[$1] ? x[$0] > x[$1] : $0 < $1 }.prefix(count))
+    }
+}
+
 public enum Loss {
     /// Softmax cross-entropy. From logits (N, K) and labels (N) in 0..<K: writes the
     /// probabilities (N, K) and, when given, dlogits = (p − onehot)·gradientScale (the mean

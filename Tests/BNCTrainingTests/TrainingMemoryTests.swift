@@ -13,8 +13,10 @@ import Testing
         var total = 0
         for child in Mirror(reflecting: object).children {
             var value: Any = child.value
-            if let optional = value as? Optional<Any> {
-                guard case .some(let wrapped) = optional else { continue }
+            // An Optional stored property: unwrap it (Mirror shows the Optional itself).
+            let wrapper = Mirror(reflecting: value)
+            if wrapper.displayStyle == .optional {
+                guard let wrapped = wrapper.children.first?.value else { continue }
                 value = wrapped
             }
             if let b = value as? Buffer<Float> { total += b.capacity * 4 }
