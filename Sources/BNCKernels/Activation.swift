@@ -49,6 +49,8 @@ public enum Activation: Equatable, Hashable, Sendable {
     case reciprocal
     case floor
     case ceil
+    /// Rounding to the nearest integer, halves to even (ONNX Round).
+    case round
     case erf
     case sign
 
@@ -84,6 +86,7 @@ public enum Activation: Equatable, Hashable, Sendable {
         case .reciprocal: return "reciprocal"
         case .floor: return "floor"
         case .ceil: return "ceil"
+        case .round: return "round"
         case .erf: return "erf"
         case .sign: return "sign"
         }
@@ -209,6 +212,8 @@ public enum Activation: Equatable, Hashable, Sendable {
             for i in 0..<count { y[i] = z(i).rounded(.down) }
         case .ceil:
             for i in 0..<count { y[i] = z(i).rounded(.up) }
+        case .round:
+            for i in 0..<count { y[i] = z(i).rounded(.toNearestOrEven) }
         case .erf:
             for i in 0..<count { y[i] = erff(z(i)) }
         case .sign:

@@ -63,6 +63,7 @@ public enum Registry {
         ReduceSum.self,
         ReduceSumSquare.self,
         Relu.self,
+        Round.self,
         Reshape.self,
         Selu.self,
         Shape.self,

@@ -43,6 +43,11 @@ func reference(_ a: Activation, _ v: Double) -> Double {
     case .reciprocal: return 1 / v
     case .floor: return v.rounded(.down)
     case .ceil: return v.rounded(.up)
+    case .round:
+        // Halves to the even neighbour, written out (not the kernel's rounding rule).
+        let f = v.rounded(.down), d = v - f
+        if d != 0.5 { return d < 0.5 ? f : f + 1 }
+        return f.truncatingRemainder(dividingBy: 2) == 0 ? f : f + 1
     case .erf: return erf(v)
     case .sign: return v.isNaN ? v : v > 0 ? 1 : v < 0 ? -1 : 0
     }
