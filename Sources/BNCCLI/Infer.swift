@@ -21,7 +21,8 @@ struct InferCommand: ParsableCommand {
         abstract: "Predict classes for IDX images, or measure accuracy with --labels; write raw outputs with --output.",
         discussion: """
             Images: an IDX file (plain or .gz) of N×H×W unsigned bytes, or one H×W image; the \
-            model input must be (N, H·W) or (N, 1, H, W). Pixels are scaled as the model's \
+            model input must be (N, H·W) or (N, 1, H, W); N single values (IDX dims [N]) feed \
+            an (N, 1) input. Pixels are scaled as the model's \
             metadata bnc.input.scaling says (x/255 when absent); IDX files of the other types \
             (i8, i16, i32, f32, f64) are taken as model inputs unchanged. Images are read and \
             run --batch-size at a time, so memory stays flat; BatchNormalization always uses \

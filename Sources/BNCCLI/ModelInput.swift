@@ -21,18 +21,22 @@ enum ModelInput {
                          problem: "scaling '\(expression ?? "")' is not one of x/255, x, x/<number>, x*<number>")
     }
 
-    /// Checks that the items of `reader` are the model's inputs: the same dims, or H×W
-    /// images for an (N, H·W) or (N, 1, H, W) input.
+    /// Checks that the items of `reader` are the model's inputs: the same dims, H×W images
+    /// for an (N, H·W) or (N, 1, H, W) input, or single values (an IDX of dims [N]) for an
+    /// (N, 1) input such as the toy regression's.
     static func check(_ reader: IDXReader, fits executor: Executor, modelPath: String) throws(DataError) {
         let item = reader.itemDims, input = executor.inputShape
         let pixels = item.reduce(1, *)
         let fits = item == input
             || (item.count == 2 && input == [pixels])
             || (item.count == 2 && input == [1] + item)
+            || (item.isEmpty && input == [1])
         if fits { return }
         let itemText = item.isEmpty ? "single values" : item.map(String.init).joined(separator: "×")
         var need = ""
-        if input.count == 1 {
+        if input == [1] {
+            need = " (needs one value per item: IDX dims [N])"
+        } else if input.count == 1 {
             need = " (needs images of \(input[0]) pixels, e.g. \(squareHint(input[0])))"
         } else if input.count == 3 && input[0] == 1 {
             need = " (needs \(input[1])×\(input[2]) images)"

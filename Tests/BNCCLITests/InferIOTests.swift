@@ -57,6 +57,36 @@ import Testing
         #expect(try AtomicFile.read(npz, limit: 1 << 20) == expected)
     }
 
+    /// Issue 19, row 15: a float32 IDX of dims [N] holds N single values, and feeds a model
+    /// whose input is (N, 1) (the toy regression's) as N×1×1 does; a model with wider items
+    /// refuses it naming both shapes.
+    @Test func singleValuesFeedAOneFeatureModel() throws {
+        let f = try FoldInferTests.Files()
+        defer { f.remove() }
+        let logs = f.dir.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let toy = f.dir.appendingPathComponent("toy.pb").path
+        let trained = try ChildProcess.runBNC(["train", "--dataset", "toy", "--epochs", "1", "-o", toy], outputs: logs)
+        try #require(trained.status == 0, "\(trained.stderr)")
+        let values: [Float] = [-7, -1.5, 0, 2.25, 10]
+        let flat = f.dir.appendingPathComponent("x.idx").path, cube = f.dir.appendingPathComponent("x111.idx").path
+        try AtomicFile.write(IDXFile(path: "", dims: [5], elements: .float32(values)).encoded(), to: flat)
+        try AtomicFile.write(IDXFile(path: "", dims: [5, 1, 1], elements: .float32(values)).encoded(), to: cube)
+        var lines: [String] = []
+        _ = try InferRun.perform(modelPath: toy, imagesPath: flat, inputs: [], labelsPath: nil, batchSize: 2) { lines.append($0) }
+        var want: [String] = []
+        _ = try InferRun.perform(modelPath: toy, imagesPath: cube, inputs: [], labelsPath: nil, batchSize: 2) { want.append($0) }
+        #expect(lines.count == 6 && lines.prefix(5) == want.prefix(5), "\(lines) vs \(want)")
+        #expect(lines.first?.hasPrefix("0\t") == true)
+        do {
+            _ = try Self.quiet(f.model, images: flat)
+            Issue.record("a [5] IDX fed a 16-feature model")
+        } catch {
+            #expect("\(error)".contains("dims [5]: items are single values"), "\(error)")
+            #expect("\(error)".contains("N×16"), "\(error)")
+        }
+    }
+
     @Test func idxImagesStreamedInBatchesGiveEveryBatchsOutputsInOrder() throws {
         let f = try FoldInferTests.Files(count: 23)
         defer { f.remove() }
