@@ -166,9 +166,12 @@ final class TrainProcesses {
     /// with an error, which could stop rank 0 before it printed; mpirun's SIGTERM ends the
     /// wait silently (`Interruption`). When rank 0 did not fail (a check that differs
     /// between machines: rank 0 then waits in MPI_Init), the line is printed here after the
-    /// wait. The wait is 10 s: 2 s proved too short on a loaded machine running several jobs.
+    /// wait. The wait is 10 s, and a signal does not cut it short: mpirun's SIGTERM wakes a
+    /// plain sleep(3), which would print this line before the interruption handler (on
+    /// another thread) ends the process silently.
     static func unsharedExit(_ line: String, rank: Int, status: Int32) -> Never {
-        sleep(10)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline { usleep(50_000) }
         printError(line.hasPrefix("bnc: ") ? "bnc: rank \(rank): " + line.dropFirst(5) : "bnc: rank \(rank): " + line)
         Foundation.exit(status)
     }
