@@ -37,7 +37,8 @@ struct InferCommand: ParsableCommand {
 
             --output FILE writes the model's raw outputs for the whole batch: FILE.npy or \
             FILE.pb for a model with one output, FILE.npz for every output under its name \
-            (numpy.load(FILE)[name]). The outputs are held in memory until the end.
+            (numpy.load(FILE)[name]). The outputs are held in memory until the end. With --quiet (and no --labels or --json) \
+            they are written as computed, NaN and ±Inf included; otherwise a non-finite output is refused.
 
             Output: one line per image (index, class, probability; --top-k more classes), or \
             with --labels the accuracy, per-class accuracy and confusion matrix. --quiet \
@@ -338,7 +339,12 @@ struct InferRun {
                     throw DataError(file: lr.path, place: "item \(index + l)", problem: "labels ended before the images")
                 }
             }
-            try InferRun.requireFinite(output, count: got * k, outputs: k, first: index, output: setup.outputName, modelPath: modelPath)
+            // Raw outputs written to a file with nothing printed from them (--output --quiet, no
+            // labels, no JSON) are the model's values as computed, ±Inf and NaN included (the
+            // maximum over an empty set is −inf); anything printed or scored must be finite.
+            if !(outputPath != nil && quiet && labelReader == nil && !json) {
+                try InferRun.requireFinite(output, count: got * k, outputs: k, first: index, output: setup.outputName, modelPath: modelPath)
+            }
             for r in 0..<got {
                 let row = output[(r * k)..<((r + 1) * k)]
                 if json {

@@ -57,6 +57,31 @@ import Testing
         #expect(try AtomicFile.read(npz, limit: 1 << 20) == expected)
     }
 
+    /// Raw outputs written with --output --quiet are the model's values, ±Inf included (log 0
+    /// is −inf, as ONNX's empty-set reductions are); printed results refuse them.
+    @Test func rawOutputsKeepInfinitiesPrintedResultsRefuseThem() throws {
+        let f = try FoldInferTests.Files()
+        defer { f.remove() }
+        var model = FoldInferTests.model()
+        model.graph = Graph(name: "log", nodes: [Node(name: "log", opType: "Log", inputs: ["x"], outputs: ["y"])],
+                            initializers: [], inputs: [ValueInfo(name: "x", shape: [.param("N"), .value(4)])],
+                            outputs: [ValueInfo(name: "y", shape: [.param("N"), .value(4)])])
+        let path = f.dir.appendingPathComponent("log.pb").path
+        try ModelFile.save(model, to: path)
+        let npy = f.dir.appendingPathComponent("x.npy").path, out = f.dir.appendingPathComponent("y.npy").path
+        try AtomicFile.write(NPYFile.encoded(NumericArray(dims: [2, 4], elements: .float32([1, 0, 2, 4, 0, 1, 1, 1]))), to: npy)
+        _ = try Self.quiet(path, images: npy, output: out)
+        let y = try NPYFile.read(path: out)
+        guard case .float32(let v) = y.elements else { Issue.record("\(y)"); return }
+        #expect(v[1] == -.infinity && v[4] == -.infinity && v[0] == 0 && abs(v[3] - log(4)) < 1e-6)
+        do {
+            _ = try InferRun.perform(modelPath: path, imagesPath: npy, inputs: [], labelsPath: nil, batchSize: 256) { _ in }
+            Issue.record("printed results of -inf")
+        } catch {
+            #expect("\(error)".contains("image 0: the model computes -inf"), "\(error)")
+        }
+    }
+
     /// Issue 19, row 15: a float32 IDX of dims [N] holds N single values, and feeds a model
     /// whose input is (N, 1) (the toy regression's) as N×1×1 does; a model with wider items
     /// refuses it naming both shapes.
