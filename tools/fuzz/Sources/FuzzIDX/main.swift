@@ -2,7 +2,8 @@ import BNCData
 import CFuzzerDriver
 import Foundation
 
-/// Bytes → IDX file (plain or gzip), read whole (`IDXFile.parse`) and streamed in small
+/// Bytes → IDX file (plain or gzip), read whole (`IDXFile.parse`, or `IDXTensor.parse` for
+/// the element types IDXFile does not read) and streamed in small
 /// batches (`IDXReader`, as `bnc infer` reads). Properties: both either succeed or throw a
 /// `DataError` with a problem, never crash or allocate more than the (bounded) declared
 /// size; whole and streamed agree on success or failure and, on success, on every value.
@@ -24,6 +25,12 @@ public func fuzzIDX(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
     } catch {
         precondition(!error.description.isEmpty)
+        // IDXFile (training data) reads bytes and float32 only; for the other element types
+        // the whole-file read is IDXTensor's (one read of every item, values as infer takes
+        // them), so the streamed batches are still compared with a read of the whole file.
+        if let type = try? IDXReader(bytes: bytes, path: "fuzz.idx").elementType, type != .uint8, type != .float32 {
+            whole = try? IDXTensor.parse(bytes, path: "fuzz.idx", scale: 1).values
+        }
     }
     var streamed: [Float]? = nil
     do {
