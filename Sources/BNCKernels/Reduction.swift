@@ -181,6 +181,9 @@ public enum Reduction {
             kept(x, 1, 0)
             return
         }
+        // An empty input: every output keeps the reduction's identity (0 for sums, −∞ for
+        // the maximum, …), the value of a reduction over an empty set.
+        if layout.inputCount == 0 { return }
         let inner = layout.dims[rank - 1], innerReduced = layout.reduced[rank - 1]
         let runs = layout.inputCount / inner
         withUnsafeTemporaryAllocation(of: Int.self, capacity: rank) { index in

@@ -62,15 +62,20 @@ public struct Window: Equatable, Hashable, Sendable, CustomStringConvertible {
         for i in 0..<r {
             let span = dilations[i] * (kernel[i] - 1) + 1
             let padded = input[i] + padsBegin[i] + padsEnd[i]
-            guard span <= padded else {
-                throw KernelShapeError("the kernel \(kernel.map(String.init).joined(separator: "×")) spans \(span) in dimension \(i), more than the padded input's \(padded)")
-            }
             var o: Int
             if ceilMode {
-                o = (padded - span + strides[i] - 1) / strides[i] + 1
+                // ⌈(padded − span) / stride⌉ + 1, also when the dilated kernel is longer than
+                // the padded input (its one window then starts at the first element and its
+                // taps past the end are not read, as onnxruntime and ONNX's reference compute);
+                // a window that would start inside the trailing padding is dropped.
+                let excess = padded - span
+                o = (excess >= 0 ? (excess + strides[i] - 1) / strides[i] : -(-excess / strides[i])) + 1
                 if (o - 1) * strides[i] >= input[i] + padsBegin[i] { o -= 1 }
             } else {
-                o = (padded - span) / strides[i] + 1
+                o = span <= padded ? (padded - span) / strides[i] + 1 : 0
+            }
+            guard o >= 1 else {
+                throw KernelShapeError("the kernel \(kernel.map(String.init).joined(separator: "×")) spans \(span) in dimension \(i), more than the padded input's \(padded)")
             }
             output.append(o)
         }
