@@ -84,10 +84,20 @@ class Generator(unittest.TestCase):
 
     def test_the_newer_forms_appear_where_they_exist(self) -> None:
         seen: dict[tuple[str, int], set[str]] = defaultdict(set)
+        inputs: dict[tuple[str, int], set[int]] = defaultdict(set)
         for op, opset in [("BatchNormalization", 7), ("BatchNormalization", 17), ("Reshape", 17),
-                          ("MaxPool", 13), ("AveragePool", 21), ("Split", 21)]:
+                          ("MaxPool", 13), ("AveragePool", 21), ("Split", 21), ("Clip", 7), ("Clip", 13),
+                          ("Unsqueeze", 9), ("Pad", 9), ("Pad", 21), ("Slice", 9), ("Slice", 13)]:
             for n in node_forms(op, opset, 60):
                 seen[(op, opset)] |= attrs(n)
+                inputs[(op, opset)].add(len(n.input))
+        self.assertEqual(seen[("Clip", 7)], {"min", "max"})
+        self.assertIn(3, inputs[("Clip", 13)])
+        self.assertIn("axes", seen[("Unsqueeze", 9)])
+        self.assertTrue({"pads", "mode", "value"} <= seen[("Pad", 9)])
+        self.assertIn(4, inputs[("Pad", 21)])  # axes, from version 18
+        self.assertTrue({"starts", "ends", "axes"} <= seen[("Slice", 9)])
+        self.assertIn(5, inputs[("Slice", 13)])  # steps, from version 10
         self.assertIn("spatial", seen[("BatchNormalization", 7)])
         self.assertIn("training_mode", seen[("BatchNormalization", 17)])
         self.assertIn("allowzero", seen[("Reshape", 17)])
@@ -99,7 +109,11 @@ class Generator(unittest.TestCase):
         ops = sorted(set(OPERATORS.split(",")))
         for opset in [7, 13, 28]:
             listed = set(ops) | {"Abs", "Sigmoid", "Flatten", "Constant"}
-            a = rg.make_cases(opset, 4, 3, ops, listed, rg.ort_newest_opset(), defaultdict(int))
+            regenerated: dict[str, int] = defaultdict(int)
+            a = rg.make_cases(opset, 4, 3, ops, listed, rg.ort_newest_opset(), regenerated)
+            # The checker never has to throw a graph away: that would hide a generator bug.
+            self.assertFalse([r for r in regenerated if r.startswith("onnx checker")], regenerated)
+            self.assertTrue(any(case.model.graph.initializer for case in a))
             b = rg.make_cases(opset, 4, 3, ops, listed, rg.ort_newest_opset(), defaultdict(int))
             c = rg.make_cases(opset, 5, 3, ops, listed, rg.ort_newest_opset(), defaultdict(int))
             self.assertEqual([x.model.SerializeToString() for x in a], [x.model.SerializeToString() for x in b])
