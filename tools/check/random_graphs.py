@@ -459,7 +459,15 @@ def window(g: Graph, spatial: tuple[int, ...], op: str, pool: bool, dilations: b
         # onnxruntime's pools want each pad smaller than the kernel extent
         attrs["pads"] = [int(g.rng.integers(0, k[i % d] if pool else 3)) for i in range(2 * d)]
     if ceil_mode and g.p(0.4):
-        attrs["ceil_mode"] = 1
+        # Not when the last ⌈⌉ window would start past the input and its left padding: onnx's
+        # shape inference of MaxPool/AveragePool-11 counts that window, onnxruntime, bnc and
+        # ONNX's reference evaluator drop it (as ONNX does from version 19): no reference.
+        st = attrs.get("strides", [1] * d)
+        pads = attrs.get("pads", [0] * (2 * d))
+        last = [math.ceil((n + pads[i] + pads[i + d] - ((k[i] - 1) * dil[i] + 1)) / st[i]) * st[i]
+                for i, n in enumerate(spatial)]
+        if all(last[i] < n + pads[i] for i, n in enumerate(spatial)):
+            attrs["ceil_mode"] = 1
     return attrs
 
 
