@@ -511,7 +511,20 @@ def g_conv_transpose(g: Graph, x: str) -> None:
         # for SAME_UPPER), or in · stride − 1 (onnxruntime, onnx shape inference).
         del attrs["auto_pad"]
     if g.p(0.3) and "auto_pad" not in attrs:
-        attrs["output_padding"] = [int(g.rng.integers(0, max(st, dl))) for st, dl in zip(strides, dil)]
+        # below the stride (ONNX allows below the stride or the dilation; onnxruntime, the stride)
+        attrs["output_padding"] = [int(g.rng.integers(0, st)) for st in strides]
+    elif g.p(0.2) and not attrs.get("auto_pad", "").startswith("SAME") or attrs.get("auto_pad") == "VALID":
+        # output_shape instead of pads: a total padding of 0 … extent − 1 per dimension. Even
+        # before version 11: ConvTranspose-1 puts an odd padding's extra pixel at the end (bnc,
+        # as its spec says), onnxruntime at the start (version 11's rule) — no reference.
+        attrs.pop("pads", None)
+        if attrs.get("auto_pad") == "VALID" and g.p(0.5):
+            del attrs["auto_pad"]
+        total = [int(g.rng.integers(0, (kk - 1) * dl + 1)) for kk, dl in zip(k, dil)]
+        if g.v("ConvTranspose") < 11:
+            total = [t - t % 2 for t in total]
+        attrs["output_shape"] = [st * (n - 1) + (kk - 1) * dl + 1 - t
+                                 for n, kk, st, dl, t in zip(s[2:], k, strides, dil, total)]
     if group > 1:
         attrs["group"] = group
     fan = c // group * math.prod(k)
@@ -713,6 +726,8 @@ def g_pad(g: Graph, x: str) -> None:
     if v >= 18 and g.p(0.4):
         axes = sorted(g.rng.choice(r, int(g.rng.integers(1, r + 1)), replace=False).tolist())
     pads = [int(g.rng.integers(0, most(s[a]) + 1)) for a in axes + axes]  # begins, then ends
+    if mode == "constant" and v >= 11 and g.p(0.3):  # negative pads crop (from version 11)
+        pads = [-1 if s[a] >= 3 and g.p(0.4) else q for q, a in zip(pads, axes + axes)]
     if mode == "wrap":
         pads = [min(p, s[a]) for p, a in zip(pads, axes + axes)]
     value = g.uniform(-1, 1)
