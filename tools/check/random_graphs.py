@@ -325,7 +325,7 @@ class Graph:
 # Each takes the graph and an input tensor and returns nothing (the nodes it adds put their
 # float outputs in the pool) or raises Reject when the operator does not fit the tensor.
 
-UNARY = ["Abs", "Ceil", "Floor", "Exp", "Neg", "Sigmoid", "Sign", "Tanh", "Erf", "Relu", "Softplus",
+UNARY = ["Abs", "Ceil", "Floor", "Round", "Exp", "Neg", "Sigmoid", "Sign", "Tanh", "Erf", "Relu", "Softplus",
          "Softsign", "Identity", "Mish", "HardSwish"]
 POSITIVE_UNARY = ["Log", "Sqrt", "Reciprocal"]
 
