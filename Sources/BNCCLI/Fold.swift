@@ -233,17 +233,31 @@ struct FoldRun {
         var lines: [String] = []
         let total = report.folded.count + report.skipped.count
         lines.append("\(modelPath): folded \(report.folded.count) of \(total) BatchNormalization node\(total == 1 ? "" : "s")")
+        let split = report.folded.filter { !$0.splitInto.isEmpty }.count
+        let chains = report.folded.filter { !$0.chain.isEmpty }.count
+        let merged = report.skipped.reduce(0) { $0 + $1.merged.count }
+        lines.append("  \(report.folded.count - split - chains) alone, \(chains) in affine chains, \(split) split across Concat; \(report.affineFolds.count) chains without BN folded; \(merged) steps merged into BNs left")
         for f in report.folded {
             var detail = "\(f.direction.rawValue) into \(f.intoOpAfter) '\(f.into)'"
             if f.intoOpBefore != f.intoOpAfter { detail += " (was \(f.intoOpBefore))" }
             detail += ", \(f.channels) channels; weight '\(f.weight)' \(shape(f.weightShape)), bias '\(f.bias)' \(shape(f.biasShape))"
             if f.createdBias { detail += " (created)" }
             if f.clonedWeight { detail += "; shared weight cloned" }
+            if !f.chain.isEmpty { detail += "; chain with \(f.chain.joined(separator: ", "))" }
+            if !f.splitInto.isEmpty { detail += "; split into \(f.splitInto.joined(separator: ", "))" }
             if !f.note.isEmpty { detail += "; \(f.note)" }
             lines.append("  folded  \(f.bn): \(detail)")
         }
+        for a in report.affineFolds {
+            var detail = "backward into \(a.intoOpAfter) '\(a.into)'"
+            if a.intoOpBefore != a.intoOpAfter { detail += " (was \(a.intoOpBefore))" }
+            detail += ", \(a.channels) channels"
+            if !a.note.isEmpty { detail += "; \(a.note)" }
+            lines.append("  folded  chain \(a.nodes.joined(separator: " → ")): \(detail)")
+        }
         for s in report.skipped {
-            lines.append("  skipped \(s.bn): \(s.reason)")
+            let merged = s.merged.isEmpty ? "" : " (merged into it: \(s.merged.joined(separator: ", ")))"
+            lines.append("  skipped \(s.bn): \(s.reason)\(merged)")
         }
         for w in report.warnings {
             lines.append("  warning \(w.bn): \(w.message)")
@@ -274,10 +288,19 @@ struct FoldRun {
             var weight: String, weightShape: [Int], bias: String, biasShape: [Int]
             var createdBias: Bool, clonedWeight: Bool, note: String
             var auditKey: String
+            var method: String, chain: [String], splitInto: [String]
+        }
+        struct AffineFolded: Encodable {
+            var nodes: [String], into: String, opBefore: String, opAfter: String, channels: Int, note: String
         }
         struct Skipped: Encodable {
             var bn: String, reason: String
             var backward: String?, forward: String?
+            var merged: [String]
+        }
+        struct Totals: Encodable {
+            var batchNorms: Int, folded: Int, left: Int
+            var alone: Int, inChains: Int, splitAcrossConcat: Int, chainsWithoutBN: Int, mergedIntoLeft: Int
         }
         struct Warning: Encodable {
             var bn: String, kind: String, message: String
@@ -288,7 +311,9 @@ struct FoldRun {
             var tolerance: Double, passed: Bool
         }
         var model: String
+        var totals: Totals
         var folded: [Folded]
+        var affineFolded: [AffineFolded]
         var skipped: [Skipped]
         var warnings: [Warning]
         var proof: Proof
@@ -299,13 +324,23 @@ struct FoldRun {
     func jsonText() throws -> String {
         let r = JSONReport(
             model: modelPath,
+            totals: .init(
+                batchNorms: report.folded.count + report.skipped.count, folded: report.folded.count, left: report.skipped.count,
+                alone: report.folded.filter { $0.chain.isEmpty && $0.splitInto.isEmpty }.count,
+                inChains: report.folded.filter { !$0.chain.isEmpty && $0.splitInto.isEmpty }.count,
+                splitAcrossConcat: report.folded.filter { !$0.splitInto.isEmpty }.count,
+                chainsWithoutBN: report.affineFolds.count, mergedIntoLeft: report.skipped.reduce(0) { $0 + $1.merged.count }),
             folded: report.folded.map {
                 .init(bn: $0.bn, into: $0.into, direction: $0.direction.rawValue, opBefore: $0.intoOpBefore, opAfter: $0.intoOpAfter,
                       channels: $0.channels, weight: $0.weight, weightShape: $0.weightShape, bias: $0.bias, biasShape: $0.biasShape,
-                      createdBias: $0.createdBias, clonedWeight: $0.clonedWeight, note: $0.note, auditKey: $0.auditKey)
+                      createdBias: $0.createdBias, clonedWeight: $0.clonedWeight, note: $0.note, auditKey: $0.auditKey,
+                      method: $0.method, chain: $0.chain, splitInto: $0.splitInto)
+            },
+            affineFolded: report.affineFolds.map {
+                .init(nodes: $0.nodes, into: $0.into, opBefore: $0.intoOpBefore, opAfter: $0.intoOpAfter, channels: $0.channels, note: $0.note)
             },
             skipped: report.skipped.map {
-                .init(bn: $0.bn, reason: $0.reason, backward: $0.backward?.description, forward: $0.forward?.description)
+                .init(bn: $0.bn, reason: $0.reason, backward: $0.backward?.description, forward: $0.forward?.description, merged: $0.merged)
             },
             warnings: report.warnings.map { .init(bn: $0.bn, kind: $0.kind.rawValue, message: $0.message) },
             proof: .init(maxAbsDiff: proof.maxAbsDiff, maxRelDiff: proof.maxRelDiff, outputScale: proof.outputScale,
