@@ -53,8 +53,8 @@ struct FoldCommand: ParsableCommand {
     @Option(help: "How many images to probe with (from --data or the default test set).")
     var probeImages: Int = 1000
 
-    @Option(help: "How many seeded random inputs to probe with.")
-    var randomProbes: Int = 100
+    @Option(help: "How many seeded random inputs to probe with (default: 100 for inputs of up to 4096 values per sample, else 8).")
+    var randomProbes: Int?
 
     @Option(help: "Largest allowed output difference, relative to the output scale.")
     var tolerance: Double = FoldProof.defaultTolerance
@@ -73,11 +73,11 @@ struct FoldCommand: ParsableCommand {
             throw ValidationError("--tolerance \(tolerance) must be a positive number.")
         }
         guard probeImages >= 0 else { throw ValidationError("--probe-images \(probeImages) must not be negative.") }
-        guard randomProbes >= 0 else { throw ValidationError("--random-probes \(randomProbes) must not be negative.") }
+        if let randomProbes, randomProbes < 0 { throw ValidationError("--random-probes \(randomProbes) must not be negative.") }
         if inPlace, let output, output != model {
             throw ValidationError("--in-place writes the folded model over \(model); drop --output \(output), or drop --in-place.")
         }
-        guard probeImages + randomProbes > 0 else {
+        guard probeImages + (randomProbes ?? 1) > 0 else {
             throw ValidationError("--probe-images and --random-probes are both 0: the fold would go unproven.")
         }
     }
@@ -121,6 +121,9 @@ struct FoldRun {
     var imagesSource: String?
     var imagesNote: String?
     var written: Bool
+    /// Wall time of the whole run (load, fold, proof, write) and of the proof alone.
+    var seconds: Double = 0
+    var proofSeconds: Double = 0
 
     /// `x.pb` → `x.folded.pb`; `x.onnx` → `x.folded.onnx`; `x` → `x.folded`.
     static func defaultOutput(for path: String) -> String {
@@ -130,12 +133,14 @@ struct FoldRun {
         return base + ".folded" + (ext.isEmpty ? "" : "." + ext)
     }
 
-    /// Loads, folds, proves and (when the proof passes and `write`) saves.
+    /// Loads, folds, proves and (when the proof passes and `write`) saves. `randomProbes` nil:
+    /// `FoldProof.defaultRandomProbes` for the model's input size.
     static func perform(
-        modelPath: String, outputPath: String?, dataPath: String?, probeImages: Int = 1000, randomProbes: Int = 100,
+        modelPath: String, outputPath: String?, dataPath: String?, probeImages: Int = 1000, randomProbes: Int? = nil,
         tolerance: Double = FoldProof.defaultTolerance, options: FoldOptions = FoldOptions(), write: Bool = true,
         defaultImages: String = FoldCommand.defaultImages, inPlace: Bool = false, progress: ((Int, Int) -> Void)? = nil
     ) throws -> FoldRun {
+        let clock = ContinuousClock(), started = clock.now
         let out = outputPath ?? defaultOutput(for: modelPath)
         if write { try refuseReplacingInput(out, modelPath: modelPath, inPlace: inPlace) }
         let model = try ModelFile.load(path: modelPath)
@@ -153,43 +158,48 @@ struct FoldRun {
         }
         var proof: FoldProof
         var source: String? = nil, note: String? = nil
-        if report.folded.isEmpty {
+        var proofSeconds = 0.0
+        if folded.graph == model.graph {
             // Nothing changed: the folded graph is the original, identical by construction.
             proof = FoldProof.unchanged(tolerance: tolerance)
             note = "nothing folded: the graph is unchanged, no probes needed"
         } else {
-            let executor: Executor
-            do {
-                executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1, memoryLimit: Executor.limit())
-            } catch {
-                throw error.inFile(modelPath)
-            }
+            let proofStarted = clock.now
             // Image probes: --data (errors are the user's), else the default test set if it fits.
             var images: [Float] = []
             if probeImages > 0 {
                 if let dataPath {
-                    images = try readProbes(dataPath, count: probeImages, model: model, executor: executor, modelPath: modelPath)
+                    images = try readProbes(dataPath, count: probeImages, model: model, opset: opset, modelPath: modelPath)
                     source = dataPath
                 } else if BytePath.status(defaultImages) != nil {
                     do {
-                        images = try readProbes(defaultImages, count: probeImages, model: model, executor: executor, modelPath: modelPath)
+                        images = try readProbes(defaultImages, count: probeImages, model: model, opset: opset, modelPath: modelPath)
                         source = defaultImages
                     } catch let error as DataError {
+                        note = "default test images not used: \(error.problem)"
+                    } catch let error as ModelError {
                         note = "default test images not used: \(error.problem)"
                     }
                 } else {
                     note = "no default test images at \(defaultImages)"
                 }
             }
+            // Random probes: uniform like x/255 images for a 28×28 model, N(0, 1) for any other.
+            let perSample = model.graph.runtimeInputs.reduce(0) { sum, v in
+                sum + (v.shape ?? []).dropFirst().reduce(1) { p, d in if case .value(let n) = d, n > 0 { return p * Int(n) } else { return p } }
+            }
             let scaled = model[metadata: MetadataKey.inputScaling].map { $0 != "x/255" } ?? false
+            let distribution: FoldProof.Distribution = perSample == 28 * 28 ? .uniform(scaled ? -1...1 : 0...1) : .normal
             do {
                 proof = try FoldProof.run(
-                    original: model.graph, folded: folded.graph, images: images, randomProbes: randomProbes,
-                    randomRange: scaled ? -1...1 : 0...1, tolerance: tolerance, memoryLimit: Executor.limit(), opset: opset,
+                    original: model.graph, folded: folded.graph, images: images,
+                    randomProbes: randomProbes ?? FoldProof.defaultRandomProbes(elementsPerSample: perSample),
+                    distribution: distribution, tolerance: tolerance, memoryLimit: Executor.limit(), opset: opset,
                     progress: progress)
             } catch {
                 throw error.inFile(modelPath)
             }
+            proofSeconds = seconds(clock.now - proofStarted)
         }
         var written = false
         if proof.passed && write {
@@ -197,7 +207,12 @@ struct FoldRun {
             written = true
         }
         return FoldRun(modelPath: modelPath, outputPath: out, report: report, proof: proof,
-                       imagesSource: source, imagesNote: note, written: written)
+                       imagesSource: source, imagesNote: note, written: written,
+                       seconds: seconds(clock.now - started), proofSeconds: proofSeconds)
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
     /// Refuses an output that is the input model unless `inPlace`.
@@ -215,7 +230,24 @@ struct FoldRun {
         return x == y
     }
 
-    private static func readProbes(_ path: String, count: Int, model: Model, executor: Executor, modelPath: String) throws -> [Float] {
+    /// Probe inputs from `path` for a model with one runtime input: IDX images (any rank,
+    /// scaled as the model's `bnc.input.scaling` says), or a `.npy` / ONNX TensorProto `.pb`
+    /// tensor holding the whole input, batch dim first; the first `count` items.
+    private static func readProbes(_ path: String, count: Int, model: Model, opset: Int, modelPath: String) throws -> [Float] {
+        if TensorInput.format(of: path) != .idx {
+            let inputs = model.graph.runtimeInputs
+            guard inputs.count == 1, let input = inputs.first else {
+                throw DataError(file: path, place: "", problem: "probes from a file need a model with one runtime input; \(modelPath) has \(inputs.count)")
+            }
+            let t = try TensorInput.read(path, for: input, model: model, modelPath: modelPath)
+            try TensorInput.checkShapes([t], of: model.graph, modelPath: modelPath)
+            guard case .float(let values) = t.storage, let items = t.dims.first, items > 0 else {
+                throw DataError(file: path, place: "dims \(t.dims)", problem: "holds no FLOAT probe")
+            }
+            let per = values.count / items
+            return Array(values.prefix(min(count, items) * per))
+        }
+        let executor = try Executor(graph: model.graph, opset: opset, maxBatch: 1, memoryLimit: Executor.limit())
         let reader = try IDXReader(path: path)
         try ModelInput.check(reader, fits: executor, modelPath: modelPath)
         let scale = try ModelInput.scale(expression: model[metadata: MetadataKey.inputScaling], elementType: reader.elementType, modelPath: modelPath)
@@ -264,8 +296,10 @@ struct FoldRun {
         }
         var probes = "\(proof.probes) probes ("
         if let imagesSource { probes += "\(proof.realProbes) images from \(imagesSource), " }
-        probes += "\(proof.randomProbes) seeded random)"
-        lines.append("proof: \(probes)")
+        probes += "\(proof.randomProbes) seeded random"
+        if proof.randomProbes > 0 { probes += String(format: ", %@, seed 0x%llX", proof.distribution.description, proof.seed) }
+        probes += ")"
+        lines.append("proof: \(probes)" + (proof.probes > 0 ? String(format: " in %.2f s", proofSeconds) : ""))
         if let imagesNote { lines.append("  note: \(imagesNote)") }
         if proof.probes == 0 {
             lines.append(written ? "wrote \(outputPath)" : "nothing written")
@@ -274,7 +308,7 @@ struct FoldRun {
         lines.append(String(format: "  max abs diff %.3g, max rel diff %.3g (output scale %.4g), argmax agreement %.2f %%",
                             proof.maxAbsDiff, proof.maxRelDiff, proof.outputScale, proof.argmaxAgreement * 100))
         lines.append(String(format: "  tolerance %.3g: %@", proof.tolerance, proof.passed ? "passed" : "FAILED"))
-        lines.append(written ? "wrote \(outputPath)" : "nothing written")
+        lines.append((written ? "wrote \(outputPath)" : "nothing written") + String(format: " (%.2f s in all)", seconds))
         return lines.joined(separator: "\n")
     }
 
@@ -309,6 +343,7 @@ struct FoldRun {
             var maxAbsDiff: Double, maxRelDiff: Double, outputScale: Double, argmaxAgreement: Double
             var probes: Int, imageProbes: Int, randomProbes: Int, imagesFile: String?, imagesNote: String?
             var tolerance: Double, passed: Bool
+            var distribution: String, seed: UInt64, seconds: Double
         }
         var model: String
         var totals: Totals
@@ -319,6 +354,7 @@ struct FoldRun {
         var proof: Proof
         var output: String
         var written: Bool
+        var seconds: Double
     }
 
     func jsonText() throws -> String {
@@ -346,8 +382,9 @@ struct FoldRun {
             proof: .init(maxAbsDiff: proof.maxAbsDiff, maxRelDiff: proof.maxRelDiff, outputScale: proof.outputScale,
                          argmaxAgreement: proof.argmaxAgreement, probes: proof.probes, imageProbes: proof.realProbes,
                          randomProbes: proof.randomProbes, imagesFile: imagesSource, imagesNote: imagesNote,
-                         tolerance: proof.tolerance, passed: proof.passed),
-            output: outputPath, written: written)
+                         tolerance: proof.tolerance, passed: proof.passed,
+                         distribution: proof.distribution.description, seed: proof.seed, seconds: proofSeconds),
+            output: outputPath, written: written, seconds: seconds)
         return try JSONText.encode(r, snakeCaseKeys: true)
     }
 }

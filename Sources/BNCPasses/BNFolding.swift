@@ -60,7 +60,7 @@ public enum BNFolding {
             (out.graph, report) = fold(model.graph, opset: opset, options: options)
         }
         for f in report.folded { out[metadata: f.auditKey] = f.audit.json }
-        if !report.folded.isEmpty { out[metadata: MetadataKey.integritySHA256] = nil }
+        if out.graph != model.graph { out[metadata: MetadataKey.integritySHA256] = nil }
         return (out, report)
     }
 
