@@ -298,7 +298,7 @@ def main() -> int:
             row["error"] = bncref.one_line(error)
             failed += 1
         if bnc and "error" not in row:
-            row["bnc"] = bnc_figures(bnc, path, row, args.work, args.probes, args.seed, args.timeout)
+            row["bnc"] = bnc_figures(bnc, path, row | entry, args.work, args.probes, args.seed, args.timeout)
             diff = (row["bnc"].get("ort_folded_vs_original") or {}).get("max_rel")
             if "ort_error" in row["bnc"] or (diff is not None and diff > args.tolerance):
                 failed += 1

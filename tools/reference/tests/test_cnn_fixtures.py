@@ -320,7 +320,7 @@ class BncFold(unittest.TestCase):
         r = generate(cls.dir, "--no-check")
         assert r.returncode == 0, r.stdout + r.stderr
         out = Path(cls.tmp.name) / "table.json"
-        cls.run = subprocess.run([PY, str(TOOLS / "reference" / "ort_fusion_table.py"), str(cls.dir), "--work",
+        cls.table_run = subprocess.run([PY, str(TOOLS / "reference" / "ort_fusion_table.py"), str(cls.dir), "--work",
                                   str(Path(cls.tmp.name) / "work"), "--json", str(out), "--bnc", str(BNC)],
                                  capture_output=True, text=True, timeout=900)
         cls.result = json.loads(out.read_text()) if out.exists() else {}
@@ -330,7 +330,7 @@ class BncFold(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_table_ran(self) -> None:
-        self.assertEqual(self.run.returncode, 0, self.run.stdout[-3000:] + self.run.stderr[-3000:])
+        self.assertEqual(self.table_run.returncode, 0, self.table_run.stdout[-3000:] + self.table_run.stderr[-3000:])
         self.assertEqual(len(self.result["models"]), len(cnn_catalog.FIXTURES))
 
     def test_bnc_folds_at_least_what_onnxruntime_fuses(self) -> None:
