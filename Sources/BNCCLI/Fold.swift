@@ -16,22 +16,29 @@ struct FoldCommand: ParsableCommand {
         commandName: "fold",
         abstract: "Fold batch normalization into the neighbouring Gemm/MatMul/Conv and prove the outputs unchanged.",
         discussion: """
-            Backward folds (Conv/Gemm/MatMul → BN, also MatMul → Add → BN) scale the op's \
-            output channels; forward folds (BN → Gemm/MatMul, BN → Conv without padding) \
-            scale its input channels. A BN is folded only when the value between it and the \
-            op has one consumer and is not a graph output, its parameters are initializers, \
-            and the op's weight is constant (a weight shared with another node is cloned). \
-            Every BN left in place is listed with its reason. Arithmetic in Double, rounded \
-            once to Float. The original BN parameters are kept in the metadata \
-            (bnc.fold.<bn name>, JSON) so every fold can be audited.
+            Backward folds (Conv 1-D/2-D/3-D, ConvTranspose, Gemm, MatMul → BN) scale the \
+            op's output channels; forward folds (BN → Gemm/MatMul, BN → Conv without \
+            padding) scale its input channels. Per-channel Add/Sub/Mul/Div by constants \
+            around a BN, or after a linear op (MatMul → Mul → Add), compose with it into one \
+            affine step, also through Identity, Dropout and reshapes that keep the channel \
+            axis; a BN after a Concat of single-reader linear ops splits into each; a chain \
+            nothing absorbs collapses into its BN. A fold needs one consumer on every value \
+            in between (not a graph output), constant parameters (initializers, or values \
+            computed from them only) and a constant weight (a weight shared with another \
+            node is cloned). Every BN left in place is listed with its reason. Arithmetic in \
+            Double, rounded once to Float. The original BN parameters are kept in the \
+            metadata (bnc.fold.<bn name>, JSON) so every fold can be audited.
 
-            Proof: the unfolded and folded models run on probe inputs — images from --data \
-            (default: the first --probe-images test images of \(FoldCommand.defaultImages) \
+            Proof: the unfolded and folded models run on probe inputs in every runtime \
+            input's shape (symbolic dims 1) — images from --data (IDX, .npy or TensorProto \
+            .pb; default: the first --probe-images test images of \(FoldCommand.defaultImages) \
             when present and the model input fits) plus --random-probes seeded random \
-            inputs — and their outputs are compared. If the largest difference exceeds \
-            --tolerance times the output scale (the largest |output|), nothing is written and \
-            the exit status is 1. The default 1e-5 is ≥ 10× the Float rounding a correct fold \
-            causes (≈ 1e-7–1e-6) and far below what a wrong one does (≥ 1e-3).
+            inputs (uniform like x/255 pixels for 28×28 inputs, N(0, 1) otherwise; default \
+            100 for inputs of up to 4096 values per sample, else 8) — and every graph output \
+            is compared. If the largest difference exceeds --tolerance times the output \
+            scale (the largest |output|), nothing is written and the exit status is 1. The \
+            default 1e-5 is ≥ 3× the Float rounding a correct fold causes (≈ 1e-7–3e-6 on \
+            MLPs and real CNNs) and far below what a wrong one does (≥ 1e-3).
 
             Output: --output, default <model>.folded.pb beside the input. The input file is \
             never replaced unless --in-place is given (an --output that names the input, also \
@@ -47,7 +54,7 @@ struct FoldCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Folded model to write (default: <model>.folded.pb).", valueName: "path"))
     var output: String?
 
-    @Option(help: ArgumentHelp("IDX images (plain or .gz) to probe with.", valueName: "file.idx"))
+    @Option(help: ArgumentHelp("Probe inputs: IDX images (plain or .gz), or a .npy / TensorProto .pb holding the whole input, batch first.", valueName: "file"))
     var data: String?
 
     @Option(help: "How many images to probe with (from --data or the default test set).")
