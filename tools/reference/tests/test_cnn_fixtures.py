@@ -347,10 +347,15 @@ class BncFold(unittest.TestCase):
                 self.assertTrue(b["proof"]["passed"])
                 self.assertLessEqual(b["ort_folded_vs_original"]["max_rel"], 1e-5)
 
-    def test_every_bn_left_has_a_reason(self) -> None:
+    def test_every_bn_left_has_a_reason_and_the_totals_add_up(self) -> None:
         for m in self.result["models"]:
             for s in m["bnc"]["skipped"]:
                 self.assertTrue(s["reason"], (m["name"], s))
+            t = m["bnc"]["totals"]
+            self.assertEqual(t["batch_norms"], m["bn"])
+            self.assertEqual(t["folded"], len(m["bnc"]["folded"]))
+            self.assertEqual(t["alone"] + t["in_chains"] + t["split_across_concat"], t["folded"])
+            self.assertEqual(sum(m["bnc"]["methods"].values()), t["folded"])
 
     def test_folded_files_pass_the_full_checker_and_keep_the_interface(self) -> None:
         for m in self.result["models"]:
