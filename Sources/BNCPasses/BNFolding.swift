@@ -72,33 +72,36 @@ public enum BNFolding {
         let facts = FoldFacts(graph, opset: opset)
         var report = FoldReport()
         var current = graph
-        // Fold one chain at a time; a fold can make another one foldable.
-        progress: while true {
-            for index in current.nodes.indices where ChainFinder(graph: current, facts: facts).dataSlot(index) != nil {
-                // Seeds: every BN, and every Add/Sub/Mul/Div (a chain after a linear op).
-                if current.nodes[index].opType != "BatchNormalization" {
-                    guard case .affine = facts.role(current.nodes[index]) else { continue }
-                }
-                let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
-                if case .folded(let g, let folds, let affine) = work.run() {
-                    current = g
-                    report.folded += folds
-                    if let affine { report.affineFolds.append(affine) }
-                    for f in folds { report.warnings += work.warnings(bn: f.bn, maxAbsFolded: f.maxAbsFolded) }
-                    continue progress
-                }
-            }
-            break
-        }
-        // What is left: a chain holding a BN collapses into that BN; each BN with its reasons.
+        // Fold one chain at a time; a fold can make another one foldable. What is left: a
+        // chain holding a BN collapses into that BN, which may then fold forward (BN → Mul →
+        // Add → Gemm), so folding runs again after every collapse.
         var merged: [String: [String]] = [:]
-        collapsing: while true {
+        rounds: while true {
+            progress: while true {
+                for index in current.nodes.indices where ChainFinder(graph: current, facts: facts).dataSlot(index) != nil {
+                    // Seeds: every BN, and every Add/Sub/Mul/Div (a chain after a linear op).
+                    if current.nodes[index].opType != "BatchNormalization" {
+                        guard case .affine = facts.role(current.nodes[index]) else { continue }
+                    }
+                    let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
+                    if case .folded(let g, var folds, let affine) = work.run() {
+                        current = g
+                        // A BN that had steps merged into it folds with them.
+                        for k in folds.indices { folds[k].chain = (merged[folds[k].bn] ?? []) + folds[k].chain }
+                        report.folded += folds
+                        if let affine { report.affineFolds.append(affine) }
+                        for f in folds { report.warnings += work.warnings(bn: f.bn, maxAbsFolded: f.maxAbsFolded) }
+                        continue progress
+                    }
+                }
+                break
+            }
             for index in current.nodes.indices where current.nodes[index].opType == "BatchNormalization" {
                 let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
                 if case .skipped(let skip) = work.run(), skip.general == nil, let (g, names) = work.collapse() {
                     current = g
                     merged[skip.bn, default: []] += names
-                    continue collapsing
+                    continue rounds
                 }
             }
             break

@@ -59,7 +59,9 @@ public struct FoldReport: Equatable, Sendable {
         /// The audit record stored in the model metadata under `auditKey`.
         public var audit: FoldAudit
         /// The other steps of the affine chain folded with this BN ("Mul 'scale1'",
-        /// "BatchNormalization 'bn2'"); empty for a BN folded alone.
+        /// "BatchNormalization 'bn2'"); empty for a BN folded alone. A chain folded forward
+        /// was first merged into the BN (a collapse): its audit then holds the merged BN's
+        /// parameters (γ' = S·√(var + ε), β' = T, μ' = 0, the original var and ε).
         public var chain: [String] = []
         /// For a BN after a Concat: the ops that each took their channel range ("Conv 'b1'");
         /// `into` is then the Concat.

@@ -165,6 +165,21 @@ import Testing
         #expect(report.skipped.first?.merged.count == 3)
     }
 
+    /// After a Relu, BN → Mul → Add → Gemm: the chain merges into the BN, which folds forward.
+    @Test func chainBeforeAGemmFoldsForward() throws {
+        var b = GraphBuilder(seed: 56)
+        b.node("Relu", "relu", ["x"], "r")
+        b.bn("bn", "r", "hn", channels: 4)
+        b.weight("s", [4], -2...2)
+        b.weight("t", [4])
+        b.node("Mul", "mul", ["hn", "s"], "hs")
+        b.node("Add", "add", ["hs", "t"], "h")
+        b.weight("W", [4, 3])
+        b.node("Gemm", "fc", ["h", "W"], "y")
+        let (_, report) = try expectSame(b.graph(input: "x", shape: [2, 4], output: "y"), inputShape: [2, 4], nodesAfter: ["Relu", "Gemm"])
+        #expect(report.folded.first?.direction == .forward && report.folded.first?.chain == ["Mul 'mul'", "Add 'add'"])
+    }
+
     // MARK: Through shape-only nodes
 
     /// Gemm → Reshape (N, C) → (N, C, 1, 1) → Identity → BN: the channel axis survives.
