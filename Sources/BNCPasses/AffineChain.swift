@@ -219,6 +219,9 @@ struct ChainFinder {
         guard let shape = facts.shape(x), facts.type(x) == .float, facts.shape(node.outputs[0]) == shape else {
             throw .unsupportedLayout(node: label, detail: "the constant '\(c.name)' broadcasts '\(x)' to another shape (or the shapes are unknown)")
         }
+        guard axis >= 0, axis < shape.count else {
+            throw .unsupportedLayout(node: label, detail: "channel axis \(axis) is outside the rank \(shape.count) of '\(x)'")
+        }
         guard c.dims.count <= shape.count else {
             throw .unsupportedLayout(node: label, detail: "the constant '\(c.name)' has a higher rank than '\(x)'")
         }

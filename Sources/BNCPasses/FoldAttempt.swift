@@ -250,9 +250,10 @@ struct FoldAttempt {
             guard readers == 1 else {
                 throw .noLinearProducer("\(label) joins '\(v)', which has \(readers) readers (the split needs the Concat to be its only one)")
             }
-            guard try outputAxis(pi) == axis, let c = facts.shape(v)?[axis] else {
+            guard try outputAxis(pi) == axis, let shape = facts.shape(v), axis >= 0, axis < shape.count else {
                 throw .unsupportedLayout(node: label, detail: "the channels of '\(v)' are not on the Concat's axis \(axis)")
             }
+            let c = shape[axis]
             out.append((pi, start..<(start + c)))
             start += c
         }
