@@ -76,7 +76,7 @@ public enum BNFolding {
         // chain holding a BN collapses into that BN, which may then fold forward (BN → Mul →
         // Add → Gemm), so folding runs again after every collapse.
         var merged: [String: [String]] = [:]
-        rounds: while true {
+        while true {
             progress: while true {
                 for index in current.nodes.indices where ChainFinder(graph: current, facts: facts).dataSlot(index) != nil {
                     // Seeds: every BN, and every Add/Sub/Mul/Div (a chain after a linear op).
@@ -96,15 +96,20 @@ public enum BNFolding {
                 }
                 break
             }
-            for index in current.nodes.indices where current.nodes[index].opType == "BatchNormalization" {
-                let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
-                if case .skipped(let skip) = work.run(), skip.general == nil, let (g, names) = work.collapse() {
-                    current = g
-                    merged[skip.bn, default: []] += names
-                    continue rounds
+            var collapsed = false
+            collapsing: while true {
+                for index in current.nodes.indices where current.nodes[index].opType == "BatchNormalization" {
+                    let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
+                    if case .skipped(let skip) = work.run(), skip.general == nil, let (g, names) = work.collapse() {
+                        current = g
+                        merged[skip.bn, default: []] += names
+                        collapsed = true
+                        continue collapsing
+                    }
                 }
+                break
             }
-            break
+            if !collapsed { break }
         }
         for index in current.nodes.indices where current.nodes[index].opType == "BatchNormalization" {
             let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
