@@ -79,11 +79,27 @@ struct AffineChain {
 struct ChainFinder {
     let graph: Graph
     let facts: FoldFacts
+    /// Input slots reading each value, and the node writing it (computed once per graph).
+    private let readCounts: [String: Int]
+    private let producers: [String: Int]
+
+    init(graph: Graph, facts: FoldFacts) {
+        self.graph = graph
+        self.facts = facts
+        var counts: [String: Int] = [:], producers: [String: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            for v in node.inputs where !v.isEmpty { counts[v, default: 0] += 1 }
+            for v in node.outputs where !v.isEmpty && producers[v] == nil { producers[v] = i }
+        }
+        readCounts = counts
+        self.producers = producers
+    }
 
     /// How many input slots read `value` (a node reading it twice counts twice).
-    func reads(_ value: String) -> Int {
-        graph.nodes.reduce(0) { $0 + $1.inputs.filter { $0 == value }.count }
-    }
+    func reads(_ value: String) -> Int { readCounts[value] ?? 0 }
+
+    /// The node writing `value`.
+    func producer(of value: String) -> Int? { producers[value] }
 
     /// Whether `value` flows only into one input slot and is not a graph output.
     func singleRead(_ value: String) -> Bool { reads(value) == 1 && !graph.isGraphOutput(value) }
@@ -122,7 +138,7 @@ struct ChainFinder {
         var seen: Set<Int> = [seed]
         while true {
             let x = graph.nodes[head].inputs[headSlot]
-            guard singleRead(x), let p = graph.producer(of: x), !seen.contains(p), let s = dataSlot(p),
+            guard singleRead(x), let p = producer(of: x), !seen.contains(p), let s = dataSlot(p),
                   graph.nodes[p].outputs.first == x else { break }
             head = p; headSlot = s; seen.insert(p)
         }

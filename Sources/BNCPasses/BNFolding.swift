@@ -78,12 +78,13 @@ public enum BNFolding {
         var merged: [String: [String]] = [:]
         while true {
             progress: while true {
-                for index in current.nodes.indices where ChainFinder(graph: current, facts: facts).dataSlot(index) != nil {
+                let finder = ChainFinder(graph: current, facts: facts)
+                for index in current.nodes.indices where finder.dataSlot(index) != nil {
                     // Seeds: every BN, and every Add/Sub/Mul/Div (a chain after a linear op).
                     if current.nodes[index].opType != "BatchNormalization" {
                         guard case .affine = facts.role(current.nodes[index]) else { continue }
                     }
-                    let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
+                    let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts, finder: finder)
                     if case .folded(let g, var folds, let affine) = work.run() {
                         current = g
                         // A BN that had steps merged into it folds with them.
@@ -98,8 +99,9 @@ public enum BNFolding {
             }
             var collapsed = false
             collapsing: while true {
+                let finder = ChainFinder(graph: current, facts: facts)
                 for index in current.nodes.indices where current.nodes[index].opType == "BatchNormalization" {
-                    let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
+                    let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts, finder: finder)
                     if case .skipped(let skip) = work.run(), skip.general == nil, let (g, names) = work.collapse() {
                         current = g
                         merged[skip.bn, default: []] += names
@@ -111,8 +113,9 @@ public enum BNFolding {
             }
             if !collapsed { break }
         }
+        let finder = ChainFinder(graph: current, facts: facts)
         for index in current.nodes.indices where current.nodes[index].opType == "BatchNormalization" {
-            let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts)
+            let work = FoldAttempt(graph: current, seed: index, options: options, facts: facts, finder: finder)
             if case .skipped(var skip) = work.run() {
                 skip.merged = merged[skip.bn] ?? []
                 report.skipped.append(skip)

@@ -66,11 +66,20 @@ struct FoldAttempt {
     let seed: Int
     let options: FoldOptions
     let facts: FoldFacts
+    let finder: ChainFinder
+
+    /// `finder` is the graph's (built once per graph by the caller, reused across seeds).
+    init(graph: Graph, seed: Int, options: FoldOptions, facts: FoldFacts, finder: ChainFinder? = nil) {
+        self.graph = graph
+        self.seed = seed
+        self.options = options
+        self.facts = facts
+        self.finder = finder ?? ChainFinder(graph: graph, facts: facts)
+    }
 
     var node: Node { graph.nodes[seed] }
     var isBN: Bool { node.opType == "BatchNormalization" }
     var name: String { BNFolding.displayName(node) }
-    var finder: ChainFinder { ChainFinder(graph: graph, facts: facts) }
 
     func run() -> Outcome {
         var skip = FoldReport.Skip(bn: name)
@@ -134,7 +143,7 @@ struct FoldAttempt {
         guard let run = finder.run(around: seed) else { throw .noLinearProducer("\(node.label(index: seed)) is not an inference step") }
         let first = graph.nodes[run[0]]
         let x = first.inputs[finder.dataSlot(run[0])!]
-        guard let ri = graph.producer(of: x) else {
+        guard let ri = finder.producer(of: x) else {
             throw .noLinearProducer("input '\(x)' is a graph input, not the output of a Conv/ConvTranspose/Gemm/MatMul")
         }
         let root = graph.nodes[ri], rootLabel = root.label(index: ri)
@@ -242,7 +251,7 @@ struct FoldAttempt {
         var out: [(Int, Range<Int>)] = []
         var start = 0
         for v in concat.inputs {
-            guard let pi = graph.producer(of: v), case .linear = facts.role(graph.nodes[pi]) else {
+            guard let pi = finder.producer(of: v), case .linear = facts.role(graph.nodes[pi]) else {
                 throw .noLinearProducer("\(label) joins '\(v)', which is not the output of a Conv/ConvTranspose/Gemm/MatMul")
             }
             if graph.isGraphOutput(v) { throw .graphOutput(v) }
