@@ -41,12 +41,17 @@ public protocol Operator: Sendable {
     /// Inputs whose contents the lowering does not use (Reshape's target shape: the step is
     /// an alias either way), so they may differ with the batch size in a batch plan.
     static var contentsUnusedByLowering: Set<Int> { get }
+    /// Inputs of which only the element type is read (CastLike's `target_type`): the outputs
+    /// depend on neither their shape nor their contents, so constants in the other inputs
+    /// give constant outputs.
+    static var typeOnlyInputs: Set<Int> { get }
 }
 
 extension Operator {
     public static func checkConstants(_ node: NodeView, _ constants: [Tensor?]) throws(ModelError) {}
     public var foldRole: FoldRole { .barrier }
     public static var contentsUnusedByLowering: Set<Int> { [] }
+    public static var typeOnlyInputs: Set<Int> { [] }
 }
 
 /// What the BN folding pass may do with a node.
@@ -60,8 +65,22 @@ public enum FoldRole: Sendable, Equatable {
     /// Changes no value and keeps the channel axis (Identity, Dropout at inference): a
     /// per-channel affine passes through it.
     case transparent
+    /// Keeps every value and their order, changes only the shape (Reshape, Flatten,
+    /// Squeeze, Unsqueeze): a per-channel affine passes through it when the channel axis
+    /// survives — the same number of elements before it and the same channel count — which
+    /// the pass checks on the shapes.
+    case reshape
+    /// Output = input 0 `operation` input 1 elementwise with broadcasting (Add, Sub, Mul,
+    /// Div): a per-channel affine step when one operand is a constant that varies along one
+    /// axis at most (Div only with the constant as divisor).
+    case affine(AffineOperation)
     /// Anything else: folding stops here.
     case barrier
+}
+
+/// The arithmetic of an `.affine` fold role.
+public enum AffineOperation: String, Sendable, Equatable {
+    case add, sub, mul, div
 }
 
 /// Arity and attributes of one operator version.

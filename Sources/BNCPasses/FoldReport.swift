@@ -58,13 +58,42 @@ public struct FoldReport: Equatable, Sendable {
         public var maxAbsFolded: Double
         /// The audit record stored in the model metadata under `auditKey`.
         public var audit: FoldAudit
+        /// The other steps of the affine chain folded with this BN ("Mul 'scale1'",
+        /// "BatchNormalization 'bn2'"); empty for a BN folded alone. A chain folded forward
+        /// was first merged into the BN (a collapse): its audit then holds the merged BN's
+        /// parameters (γ' = S·√(var + ε), β' = T, μ' = 0, the original var and ε).
+        public var chain: [String] = []
+        /// For a BN after a Concat: the ops that each took their channel range ("Conv 'b1'");
+        /// `into` is then the Concat.
+        public var splitInto: [String] = []
+        /// How, in one word: "backward", "forward", "chain" (backward with other steps),
+        /// "concat-split".
+        public var method: String {
+            if !splitInto.isEmpty { return "concat-split" }
+            if !chain.isEmpty { return "chain" }
+            return direction.rawValue
+        }
         /// `MetadataKey.foldPrefix + bn`.
         public var auditKey: String { MetadataKey.foldPrefix + bn }
+    }
+
+    /// An affine chain without a BN (tf2onnx's `MatMul → Mul → Add`, a `Conv → Mul`)
+    /// folded backward into a linear op.
+    public struct AffineFold: Equatable, Sendable {
+        /// The chain's steps ("Mul 'dense/mul'", "Add 'dense/add'").
+        public var nodes: [String]
+        public var into: String
+        public var intoOpBefore: String
+        public var intoOpAfter: String
+        public var channels: Int
+        public var note: String
     }
 
     /// One BatchNormalization left in place.
     public struct Skip: Equatable, Sendable {
         public var bn: String
+        /// Steps of its chain merged into it (a collapse: `BN → Mul → Add` became one BN).
+        public var merged: [String] = []
         /// A reason that rules out folding in either direction, if any.
         public var general: SkipReason?
         /// Why it could not fold into the op before it (nil when `general` is set or
@@ -103,6 +132,8 @@ public struct FoldReport: Equatable, Sendable {
     }
 
     public var folded: [Fold] = []
+    /// Chains without a BN folded into a linear op.
+    public var affineFolds: [AffineFold] = []
     public var skipped: [Skip] = []
     public var warnings: [Warning] = []
 

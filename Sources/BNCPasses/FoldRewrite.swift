@@ -7,6 +7,9 @@ import BNCGraph
 struct Rewrite {
     var graph: Graph
     let options: FoldOptions
+    let facts: FoldFacts
+    /// Values whose readers the rewrite replaced: pruned with what computed only them.
+    var orphans: [String] = []
 
     /// What a fold changed, before the BN is removed.
     struct Partial {
@@ -21,37 +24,119 @@ struct Rewrite {
         var cloned = false
         var note = ""
         var maxAbs = 0.0
+        /// A chain link the fold keeps (an Add that carries a MatMul's shift).
+        var keptLink: Int? = nil
     }
 
     // MARK: Backward
 
-    /// Conv W (M, C/group, kh, kw): W'[m] = s_m W[m]; b'_m = s_m b_m + t_m.
-    mutating func backwardConv(_ ci: Int, _ p: BNParameters) throws(SkipReason) -> Partial {
-        let node = graph.nodes[ci], label = node.label(index: ci)
-        let w = try constant(node.inputs[1], of: label)
-        guard w.dims.count == 4 else {
-            throw .unsupportedLayout(node: label, detail: "weight '\(w.name)' has dims \(w.dims), expected (M, C/group, kh, kw)")
+    /// Folds `y = S ⊙ op(x) + T` into linear node `li` along its output channels. `chain` (the
+    /// chain being folded, nil for a Concat share) may lend an Add for a MatMul's shift:
+    /// `Partial.keptLink` names it, and it is not removed.
+    mutating func backwardLinear(_ li: Int, _ p: Affine, chain: AffineChain?) throws(SkipReason) -> Partial {
+        let node = graph.nodes[li], label = node.label(index: li)
+        guard case .linear(let wSlot, let axis, let groups, let biasSlot) = facts.role(node) else {
+            throw .noLinearProducer("\(label) is not a linear op")
         }
-        let m = w.dims[0]
-        guard m == p.channels else { throw .channelMismatch(node: label, bnChannels: p.channels, opChannels: m) }
-        let bias = try optionalBias(node, slot: 2, label: label, count: m)
-        let wv = w.floats ?? [], inner = wv.count / m
-        var nw = [Double](repeating: 0, count: wv.count)
-        for o in 0..<m {
-            for r in 0..<inner { nw[o * inner + r] = Double(wv[o * inner + r]) * p.s[o] }
+        if node.opType == "Gemm" { return try backwardGemm(li, p) }
+        let w = try constant(node.inputs[wSlot], of: label)
+        guard axis < w.dims.count, groups >= 1 else {
+            throw .unsupportedLayout(node: label, detail: "weight '\(w.name)' has dims \(w.dims), no axis \(axis)")
         }
+        if biasSlot == nil {
+            guard w.dims.count == 2 else {
+                throw .unsupportedLayout(node: label, detail: "B '\(w.name)' has dims \(w.dims), expected rank 2")
+            }
+            return try backwardMatMul(li, p, chain: chain)
+        }
+        guard w.dims.count >= 3 else {
+            throw .unsupportedLayout(node: label, detail: "weight '\(w.name)' has dims \(w.dims): expected (M, C/group, k…) or a 2-D matrix")
+        }
+        let (nw, m) = try scaleWeight(w, axis: axis, groups: groups, by: p.s, label: label)
+        var out = Partial(intoIndex: li, outputIndex: li, opBefore: node.opType)
+        guard let biasSlot else { throw .unsupportedLayout(node: label, detail: "has no bias input to carry the shift") }
+        let bias = try optionalBias(node, slot: biasSlot, label: label, count: m)
         var nb = [Double](repeating: 0, count: m)
         for o in 0..<m { nb[o] = p.s[o] * (bias.map { Double($0.values[o]) } ?? 0) + p.t[o] }
-        var out = Partial(intoIndex: ci, outputIndex: ci, opBefore: "Conv")
-        try storeWeight(nw, dims: w.dims, name: w.name, node: ci, slot: 1, into: &out)
-        try storeBias(nb, dims: bias?.dims ?? [m], name: bias?.name, node: ci, slot: 2, into: &out)
-        if node.int64Attribute("group") ?? 1 > 1 { out.note = "grouped Conv (group \(node.int64Attribute("group") ?? 1)): output-channel axis 0 scaled" }
+        try storeWeight(nw, dims: w.dims, name: w.name, node: li, slot: wSlot, into: &out)
+        try storeBias(nb, dims: bias?.dims ?? [m], name: bias?.name, node: li, slot: biasSlot, into: &out)
+        if groups > 1 {
+            out.note = "\(node.opType) group \(groups): weight axis \(axis) scaled per group"
+        } else if let g = node.int64Attribute("group"), g > 1 {
+            out.note = "grouped \(node.opType) (group \(g)): output-channel axis \(axis) scaled"
+        }
+        return out
+    }
+
+    /// W' = W with the slice of output channel c along `axis` scaled by s_c; along axis a of
+    /// dims d (outer = d₀…d_{a−1}, within `groups` groups of the outer index), element
+    /// (o, j, r) belongs to channel (o / (outer/groups))·d_a + j.
+    private func scaleWeight(_ w: Tensor, axis: Int, groups: Int, by s: [Double], label: String) throws(SkipReason) -> ([Double], Int) {
+        let outer = w.dims[..<axis].reduce(1, *), a = w.dims[axis], inner = w.dims[(axis + 1)...].reduce(1, *)
+        guard outer % groups == 0 else {
+            throw .unsupportedLayout(node: label, detail: "weight '\(w.name)' dims \(w.dims) do not split into \(groups) groups")
+        }
+        let m = groups * a
+        guard m == s.count else { throw .channelMismatch(node: label, bnChannels: s.count, opChannels: m) }
+        let wv = w.floats ?? [], perGroup = outer / groups
+        var nw = [Double](repeating: 0, count: wv.count)
+        for o in 0..<outer {
+            let base = (o / perGroup) * a
+            for j in 0..<a {
+                let scale = s[base + j], start = (o * a + j) * inner
+                for r in 0..<inner { nw[start + r] = Double(wv[start + r]) * scale }
+            }
+        }
+        return (nw, m)
+    }
+
+    /// MatMul A (…, K) · B (K, N), channels on the last axis: B'(k, n) = S_n·B(k, n). The shift
+    /// T goes into the chain's first Add/Sub (kept as Add(x, T)), else a rank-2 MatMul becomes
+    /// Gemm(A, B', T), else an Add(·, T) is inserted after the MatMul.
+    private mutating func backwardMatMul(_ mi: Int, _ p: Affine, chain: AffineChain?) throws(SkipReason) -> Partial {
+        let node = graph.nodes[mi], label = node.label(index: mi)
+        let b = try constant(node.inputs[1], of: label)
+        let (k, n) = (b.dims[0], b.dims[1])
+        guard n == p.channels else { throw .channelMismatch(node: label, bnChannels: p.channels, opChannels: n) }
+        let nw = scaleColumns(b.floats ?? [], rows: k, cols: n, by: p.s)
+        if p.shiftFree {
+            var out = Partial(intoIndex: mi, outputIndex: mi, opBefore: "MatMul")
+            try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
+            out.note = "scale only: no bias needed"
+            return out
+        }
+        if let add = chain?.steps.first(where: { $0.kind == .arithmetic(.add) || $0.kind == .arithmetic(.sub) }), let rank = add.rank {
+            // The Add stays, with the composed shift on its own channel axis.
+            let ai = add.node, addLabel = graph.nodes[ai].label(index: ai)
+            var out = Partial(intoIndex: mi, outputIndex: mi, opBefore: "MatMul")
+            try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
+            let old = graph.nodes[ai].inputs[1 - add.slot]
+            graph.nodes[ai].opType = "Add"
+            let dims = [n] + [Int](repeating: 1, count: rank - 1 - add.axis)
+            try storeBias(p.t, dims: dims, name: graph.initializer(named: old) != nil ? old : nil, node: ai, slot: 1 - add.slot, into: &out)
+            out.createdBias = false
+            out.keptLink = ai
+            out.note = "\(label) + \(addLabel) kept, weight and Add bias folded"
+            return out
+        }
+        guard let rank = facts.shape(node.inputs[0])?.count else {
+            throw .unsupportedLayout(node: label, detail: "the rank of '\(node.inputs[0])' is unknown (shape inference: \(facts.problem))")
+        }
+        if rank == 2 { return try storeMatMulAsGemm(mi, weight: nw, bias: p.t, b: b, n: n) }
+        // Insert Add(MatMul', T) writing the MatMul's old output.
+        var out = Partial(intoIndex: mi, outputIndex: mi, opBefore: "MatMul")
+        try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
+        let y = node.outputs[0], inner = uniqueName(y + ".unbiased")
+        graph.nodes[mi].outputs[0] = inner
+        graph.nodes.insert(Node(name: uniqueName(BNFolding.displayName(node) + ".bias_add"), opType: "Add", inputs: [inner, ""], outputs: [y]), at: mi + 1)
+        try storeBias(p.t, dims: [n], name: nil, node: mi + 1, slot: 1, into: &out)
+        out.note = "\(label) kept, an Add carries the shift"
         return out
     }
 
     /// Gemm Y = alpha·op(A)·op(B) + beta·C, B (K, N) or (N, K) with transB:
     /// B'(k, n) = alpha·s_n·B(k, n); C'_n = s_n·beta·C_n + t_n; alpha = beta = 1 after.
-    mutating func backwardGemm(_ gi: Int, _ p: BNParameters) throws(SkipReason) -> Partial {
+    mutating func backwardGemm(_ gi: Int, _ p: Affine) throws(SkipReason) -> Partial {
         let node = graph.nodes[gi], label = node.label(index: gi)
         let attrs = try gemmAttributes(node, label: label)
         let b = try constant(node.inputs[1], of: label)
@@ -70,65 +155,6 @@ struct Rewrite {
         var nb = [Double](repeating: 0, count: n)
         for j in 0..<n { nb[j] = p.s[j] * attrs.beta * (c?.value(j) ?? 0) + p.t[j] }
         return try storeGemm(gi, weight: nw, bias: nb, b: b, c: c, n: n, attrs: attrs)
-    }
-
-    /// MatMul A (R, K) · B (K, N) → Gemm(A, B', b'): B'(k, n) = s_n·B(k, n), b'_n = t_n.
-    mutating func backwardMatMul(_ mi: Int, _ p: BNParameters, aRank: Int) throws(SkipReason) -> Partial {
-        let node = graph.nodes[mi], label = node.label(index: mi)
-        let b = try constant(node.inputs[1], of: label)
-        guard b.dims.count == 2 else { throw .unsupportedLayout(node: label, detail: "B '\(b.name)' has dims \(b.dims), expected rank 2") }
-        guard aRank == 2 else {
-            throw .unsupportedLayout(node: label, detail: "input '\(node.inputs[0])' has rank \(aRank): BN channels (axis 1) are not the MatMul's output features")
-        }
-        let (k, n) = (b.dims[0], b.dims[1])
-        guard n == p.channels else { throw .channelMismatch(node: label, bnChannels: p.channels, opChannels: n) }
-        let nw = scaleColumns(b.floats ?? [], rows: k, cols: n, by: p.s)
-        return try storeMatMulAsGemm(mi, weight: nw, bias: p.t, b: b, n: n)
-    }
-
-    /// MatMul (R, K)·(K, N) → Add(bias) → BN, kept as MatMul + Add:
-    /// B'(k, n) = s_n·B(k, n), bias'_n = s_n·bias_n + t_n.
-    mutating func backwardMatMulAdd(
-        _ ai: Int, _ p: BNParameters, rank: (String, String) throws(SkipReason) -> Int
-    ) throws(SkipReason) -> Partial {
-        let add = graph.nodes[ai], addLabel = add.label(index: ai)
-        var found: (mi: Int, slot: Int)? = nil
-        for j in 0..<2 {
-            if let mi = graph.producer(of: add.inputs[j]), graph.nodes[mi].opType == "MatMul",
-               graph.initializer(named: add.inputs[1 - j]) != nil {
-                found = (mi, j)
-            }
-        }
-        guard let (mi, slot) = found else {
-            throw .noLinearProducer("input comes from \(addLabel), whose operands are not a MatMul and a constant bias")
-        }
-        let mm = graph.nodes[mi], label = mm.label(index: mi)
-        let between = add.inputs[slot]
-        if graph.isGraphOutput(between) { throw .graphOutput(between) }
-        let readers = graph.consumers(of: between).count
-        guard readers == 1 else { throw .sharedValue(value: between, readers: readers) }
-        let b = try constant(mm.inputs[1], of: label)
-        guard b.dims.count == 2 else { throw .unsupportedLayout(node: label, detail: "B '\(b.name)' has dims \(b.dims), expected rank 2") }
-        let aRank = try rank(mm.inputs[0], label)
-        guard aRank == 2 else {
-            throw .unsupportedLayout(node: label, detail: "input '\(mm.inputs[0])' has rank \(aRank): BN channels (axis 1) are not the MatMul's output features")
-        }
-        let (k, n) = (b.dims[0], b.dims[1])
-        guard n == p.channels else { throw .channelMismatch(node: label, bnChannels: p.channels, opChannels: n) }
-        let biasName = add.inputs[1 - slot]
-        let bias = try constant(biasName, of: addLabel)
-        guard bias.dims.count <= 2, bias.count == 1 || bias.count == n, bias.dims.last.map({ $0 == bias.count }) ?? true else {
-            throw .unsupportedLayout(node: addLabel, detail: "bias '\(biasName)' dims \(bias.dims) do not broadcast as one value per output feature (\(n))")
-        }
-        let bv = bias.floats ?? []
-        let nw = scaleColumns(b.floats ?? [], rows: k, cols: n, by: p.s)
-        var nb = [Double](repeating: 0, count: n)
-        for j in 0..<n { nb[j] = p.s[j] * Double(bv.count == 1 ? bv[0] : bv[j]) + p.t[j] }
-        var out = Partial(intoIndex: mi, outputIndex: ai, opBefore: "MatMul")
-        try storeWeight(nw, dims: b.dims, name: b.name, node: mi, slot: 1, into: &out)
-        try storeBias(nb, dims: bias.count == n ? bias.dims : [n], name: biasName, node: ai, slot: 1 - slot, into: &out)
-        out.note = "\(label) + \(addLabel) kept, weight and Add bias folded"
-        return out
     }
 
     // MARK: Forward
@@ -181,16 +207,17 @@ struct Rewrite {
         return try storeMatMulAsGemm(mi, weight: nw, bias: nb, b: b, n: n)
     }
 
-    /// BN → Conv without padding, W (M, C/group, kh, kw), input channel c = g(m)·C/group + c':
-    /// W'[m, c'] = s_c W[m, c']; b'_m = b_m + Σ_{c', i, j} W[m, c', i, j] t_c.
+    /// BN → Conv without padding, W (M, C/group, k…) of any rank ≥ 3, input channel
+    /// c = g(m)·C/group + c': W'[m, c'] = s_c W[m, c']; b'_m = b_m + Σ_{c', r} W[m, c', r] t_c.
     mutating func forwardConv(_ ci: Int, _ p: BNParameters) throws(SkipReason) -> Partial {
         let node = graph.nodes[ci], label = node.label(index: ci)
         let w = try constant(node.inputs[1], of: label)
-        guard w.dims.count == 4 else {
-            throw .unsupportedLayout(node: label, detail: "weight '\(w.name)' has dims \(w.dims), expected (M, C/group, kh, kw)")
+        guard w.dims.count >= 3 else {
+            throw .unsupportedLayout(node: label, detail: "weight '\(w.name)' has dims \(w.dims), expected (M, C/group, k…)")
         }
         let group = Int(node.int64Attribute("group") ?? 1)
-        let (m, cg, kh, kw) = (w.dims[0], w.dims[1], w.dims[2], w.dims[3])
+        let (m, cg) = (w.dims[0], w.dims[1])
+        let inner = w.dims.dropFirst(2).reduce(1, *)
         guard group >= 1, m % group == 0, cg * group == p.channels else {
             throw .channelMismatch(node: label, bnChannels: p.channels, opChannels: cg * group)
         }
@@ -199,13 +226,13 @@ struct Rewrite {
         let padded: Bool
         switch autoPad {
         case "VALID": padded = false
-        case "SAME_UPPER", "SAME_LOWER": padded = !(kh == 1 && kw == 1)  // SAME pads only kernels > 1
+        case "SAME_UPPER", "SAME_LOWER": padded = inner != 1  // SAME pads only kernels > 1
         default: padded = pads.contains { $0 != 0 }
         }
         if padded { throw .zeroPaddingWouldShift(node: label) }
         let bias = try optionalBias(node, slot: 2, label: label, count: m)
         let wv = w.floats ?? []
-        let inner = kh * kw, perGroup = m / group
+        let perGroup = m / group
         var nw = [Double](repeating: 0, count: wv.count)
         var nb = [Double](repeating: 0, count: m)
         for o in 0..<m {
@@ -231,22 +258,63 @@ struct Rewrite {
 
     // MARK: Graph edits
 
-    /// Removes the BN node, the vanished value's annotations and BN parameters nobody reads.
-    mutating func removeBN(at index: Int, vanishing value: String) {
-        let bn = graph.nodes.remove(at: index)
-        graph.valueInfo.removeAll { $0.name == value }
-        for name in bn.inputs.dropFirst() where !name.isEmpty {
-            if graph.consumers(of: name).isEmpty && !graph.isGraphOutput(name)
-                && !graph.inputs.contains(where: { $0.name == name }) {
-                graph.initializers.removeAll { $0.name == name }
+    /// Removes the chain links (not pass-through ones): the node writing a link's input now
+    /// writes its output, so every name a reader or the graph outputs use survives. The
+    /// links' constants become orphans.
+    mutating func removeLinks(_ links: [AffineChain.Link]) {
+        // Last link first, so node indices stay valid; a removed link's input takes the name
+        // of its output, which an earlier link then writes.
+        var renamed: [String: String] = [:]
+        for link in links.sorted(by: { $0.node > $1.node }) {
+            let node = graph.nodes.remove(at: link.node)
+            var output = link.output
+            while let r = renamed[output] { output = r }
+            renamed[link.input] = output
+            if let p = graph.producer(of: link.input) {
+                for k in graph.nodes[p].outputs.indices where graph.nodes[p].outputs[k] == link.input {
+                    graph.nodes[p].outputs[k] = output
+                }
             }
+            graph.valueInfo.removeAll { $0.name == link.input }
+            orphans += node.inputs.filter { !$0.isEmpty && $0 != link.input }
         }
     }
 
-    /// A Float initializer that is not also a graph input.
+    /// Sets input `slot` of node `index` (a BN parameter) to `values` in its dims.
+    mutating func setParameter(_ index: Int, slot: Int, _ values: [Double]) throws(SkipReason) {
+        let name = graph.nodes[index].inputs[slot]
+        let dims = graph.initializer(named: name)?.dims ?? facts.constant(name, in: graph)?.dims ?? [values.count]
+        var out = Partial(intoIndex: index, outputIndex: index, opBefore: graph.nodes[index].opType)
+        _ = try store(values, dims: dims, name: name, node: index, slot: slot, base: name, into: &out)
+    }
+
+    /// `graph` without the values in `candidates` that nothing reads any more (not graph
+    /// inputs or outputs) and without what computed only them: initializers, and nodes all of
+    /// whose outputs are unread (transitively: dynamo's Shape → Expand → CastLike bias).
+    static func pruneOrphans(_ graph: Graph, candidates: [String]) -> Graph {
+        var g = graph
+        var work = candidates
+        let inputs = Set(g.inputs.map(\.name))
+        while let v = work.popLast() {
+            guard !v.isEmpty, !inputs.contains(v), !g.isGraphOutput(v), !g.nodes.contains(where: { $0.inputs.contains(v) }) else { continue }
+            if let i = g.initializerIndex(named: v) {
+                g.initializers.remove(at: i)
+                continue
+            }
+            guard let p = g.producer(of: v) else { continue }
+            let outs = g.nodes[p].outputs.filter { !$0.isEmpty }
+            guard outs.allSatisfy({ o in !g.isGraphOutput(o) && !g.nodes.contains(where: { $0.inputs.contains(o) }) }) else { continue }
+            let n = g.nodes.remove(at: p)
+            g.valueInfo.removeAll { outs.contains($0.name) }
+            work += n.inputs
+        }
+        return g
+    }
+
+    /// A Float constant (an initializer that is not also a graph input, or a value computed
+    /// from constants only).
     private func constant(_ name: String, of label: String) throws(SkipReason) -> Tensor {
-        guard let t = graph.initializer(named: name), t.floats != nil,
-              !graph.inputs.contains(where: { $0.name == name }) else {
+        guard let t = facts.constant(name, in: graph), t.floats != nil else {
             throw .weightNotConstant(node: label, tensor: name)
         }
         return t
@@ -354,20 +422,26 @@ struct Rewrite {
             floats[i] = f
             out.maxAbs = max(out.maxAbs, abs(v))
         }
+        var cloned = false
         if let name, let index = graph.initializerIndex(named: name) {
-            let shared = graph.consumers(of: name).count > 1 || graph.isGraphOutput(name)
+            let reads = graph.nodes.reduce(0) { $0 + $1.inputs.filter { $0 == name }.count }
+            let shared = reads > 1 || graph.isGraphOutput(name)
             if !shared {
                 graph.initializers[index].dims = dims
                 graph.initializers[index].storage = .float(floats)
                 return (name, false)
             }
             if options.sharedWeights == .skip { throw .weightShared(node: label, tensor: name) }
+            cloned = true
         }
+        // A computed constant (or a shared initializer) is replaced by a new initializer; what
+        // computed it is pruned when nothing else reads it.
         let fresh = uniqueName(name.map { "\($0).folded" } ?? base)
         graph.initializers.append(Tensor(name: fresh, dims: dims, floats: floats))
         while graph.nodes[node].inputs.count <= slot { graph.nodes[node].inputs.append("") }
+        if let name { orphans.append(name) }
         graph.nodes[node].inputs[slot] = fresh
-        return (fresh, name != nil)
+        return (fresh, cloned)
     }
 
     private func uniqueName(_ base: String) -> String {

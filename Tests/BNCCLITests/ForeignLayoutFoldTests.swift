@@ -47,4 +47,27 @@ import Testing
         #expect(folded.graph.initializers.filter { $0.external != nil }.map(\.name) == ["conv1.W", "fc.W"])
         #expect(folded.graph.initializer(named: "conv1.W")?.external?.location == "cnn.folded.onnx.data")
     }
+
+    /// `--data` takes an ONNX TensorProto `.pb` holding the whole input, batch first: its items
+    /// are the real probes; a file of another shape is one line naming both shapes.
+    @Test func tensorProtoProbesFromData() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = Self.fixtures.appendingPathComponent("external/cnn.onnx").path
+        let probes = dir.appendingPathComponent("probes.pb").path
+        try TensorFile.save(Tensor(name: "x", dims: [3, 1, 8, 8], floats: (0..<192).map { Float($0 % 17) / 17 - 0.5 }), to: probes)
+        let run = try FoldRun.perform(modelPath: input, outputPath: dir.appendingPathComponent("f.onnx").path, dataPath: probes,
+                                      probeImages: 2, randomProbes: 0, defaultImages: "/nonexistent")
+        #expect(run.proof.passed && run.proof.realProbes == 2 && run.proof.probes == 2 && run.imagesSource == probes)
+        let wrong = dir.appendingPathComponent("wrong.pb").path
+        try TensorFile.save(Tensor(name: "x", dims: [3, 1, 8, 7], floats: [Float](repeating: 0, count: 168)), to: wrong)
+        do {
+            _ = try FoldRun.perform(modelPath: input, outputPath: dir.appendingPathComponent("g.onnx").path, dataPath: wrong,
+                                    probeImages: 2, randomProbes: 0, defaultImages: "/nonexistent")
+            Issue.record("expected a shape error")
+        } catch {
+            #expect("\(error)".contains("(3, 1, 8, 7)") || "\(error)".contains("[3, 1, 8, 7]"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("g.onnx").path))
+    }
 }

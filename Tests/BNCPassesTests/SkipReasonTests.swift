@@ -30,12 +30,24 @@ import Testing
         #expect(skip.general == .trainingMode)
     }
 
-    @Test func parameterComputedByANode() throws {
+    @Test func parameterFedAtRunTime() throws {
+        var b = gemmBN()
+        b.nodes[1].inputs[3] = "m2"
+        var g = b.graph(input: "x", shape: [2, 3], output: "y")
+        g.inputs.append(ValueInfo(name: "m2", shape: [.value(4)]))
+        let skip = try onlySkip(g)
+        #expect(skip.general == .parameterNotConstant("m2"))
+    }
+
+    /// A parameter computed from constants only is a constant: the BN folds and the node
+    /// that computed it goes with it.
+    @Test func parameterComputedFromConstantsFolds() throws {
         var b = gemmBN()
         b.nodes.insert(Node(name: "id", opType: "Identity", inputs: ["bn.mean"], outputs: ["m2"]), at: 0)
         b.nodes[2].inputs[3] = "m2"
-        let skip = try onlySkip(b.graph(input: "x", shape: [2, 3], output: "y"))
-        #expect(skip.general == .parameterNotConstant("m2"))
+        let (folded, _) = try expectFoldPreserves(b.graph(input: "x", shape: [2, 3], output: "y"), inputShape: [2, 3], folds: 1)
+        #expect(folded.nodes.map(\.opType) == ["Gemm"])
+        #expect(folded.initializer(named: "bn.mean") == nil)
     }
 
     @Test func parameterOverridable() throws {

@@ -174,9 +174,13 @@ def bnc_figures(bnc: list[str], path: Path, entry: dict[str, Any], work: Path, c
         figures["error"] = lines[-1] if lines else f"exit {r.returncode}, no output"
         return figures
     figures["folded"] = [f["bn"] for f in report.get("folded", [])]
+    # how: backward / forward / chain / concat-split (bnc's JSON "method"), and the totals
+    figures["methods"] = dict(Counter(f.get("method", f.get("direction", "?")) for f in report.get("folded", [])))
+    figures["totals"] = report.get("totals")
     figures["skipped"] = [{"bn": s["bn"], "reason": s.get("reason", "")} for s in report.get("skipped", [])]
     proof = report.get("proof") or {}
-    figures["proof"] = {k: proof.get(k) for k in ("max_rel_diff", "max_abs_diff", "output_scale", "probes", "passed")}
+    figures["proof"] = {k: proof.get(k) for k in ("max_rel_diff", "max_abs_diff", "output_scale", "probes", "passed",
+                                                  "distribution", "seconds")}
     if out.exists():
         figures["output"] = str(out)
         try:
@@ -184,8 +188,10 @@ def bnc_figures(bnc: list[str], path: Path, entry: dict[str, Any], work: Path, c
             feeds = probes(ref_sess, count, seed)
             figures["ort_folded_vs_original"] = difference(run_all(ref_sess, feeds),
                                                            run_all(session(out, None), feeds))
-            figures["bn_left_in_output"] = sum(1 for n in onnx.load(str(out), load_external_data=False).graph.node
-                                               if n.op_type == "BatchNormalization")
+            folded_model = onnx.load(str(out), load_external_data=False)
+            names = {n.name for n in folded_model.graph.node}
+            figures["bn_left_in_output"] = sum(1 for n in folded_model.graph.node if n.op_type == "BatchNormalization")
+            figures["affine_chains_left"] = sum(1 for c in entry.get("affine_chains", []) if c["mul"] in names)
         except Exception as error:  # onnxruntime's own types: the folded file does not run
             figures["ort_error"] = bncref.one_line(error)[:500]
     return figures
@@ -199,7 +205,8 @@ def table(rows: list[dict[str, Any]], with_bnc: bool) -> str:
     head = ["model", "style", "opset/IR", "MB", "BN", "ORT removes (ext / all)", "BN left, EXTENDED (producer)",
             "Mul→Add chains left (ext / all)", "ORT self-diff (rel)", "ORT s (session all / run)"]
     if with_bnc:
-        head += ["bnc folds", "bnc proof (rel)", "ORT: bnc's file vs original (rel)"]
+        head += ["bnc folds (how)", "bnc Mul→Add chains left", "bnc proof (rel, probes)", "ORT: bnc's file vs original (rel)",
+                 "bnc fold s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in rows:
         if "error" in m:
@@ -219,13 +226,17 @@ def table(rows: list[dict[str, Any]], with_bnc: bool) -> str:
         if with_bnc:
             b = m.get("bnc") or {}
             if "error" in b:
-                cells += [f"error: {b['error'][:120]}", "—", "—"]
-            elif "ort_error" in b:
-                cells += [f"{len(b.get('folded', []))} / {m['bn']}", fmt((b.get("proof") or {}).get("max_rel_diff")),
-                          f"onnxruntime fails: {b['ort_error'][:120]}"]
+                cells += [f"error: {b['error'][:120]}", "—", "—", "—", "—"]
             else:
-                cells += [f"{len(b.get('folded', []))} / {m['bn']}", fmt((b.get("proof") or {}).get("max_rel_diff")),
-                          fmt((b.get("ort_folded_vs_original") or {}).get("max_rel"))]
+                how = ", ".join(f"{k} {v}" for k, v in sorted((b.get("methods") or {}).items()))
+                proof = b.get("proof") or {}
+                chains_left = b.get("affine_chains_left")
+                cells += [f"{len(b.get('folded', []))} / {m['bn']}" + (f" ({how})" if how else ""),
+                          ("—" if not m["affine_chains"] or chains_left is None else f"{chains_left} of {m['affine_chains']}"),
+                          f"{fmt(proof.get('max_rel_diff'))}, {proof.get('probes')}",
+                          (f"onnxruntime fails: {b['ort_error'][:120]}" if "ort_error" in b
+                           else fmt((b.get("ort_folded_vs_original") or {}).get("max_rel"))),
+                          f"{b.get('seconds', 0):.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -287,7 +298,7 @@ def main() -> int:
             row["error"] = bncref.one_line(error)
             failed += 1
         if bnc and "error" not in row:
-            row["bnc"] = bnc_figures(bnc, path, row, args.work, args.probes, args.seed, args.timeout)
+            row["bnc"] = bnc_figures(bnc, path, row | entry, args.work, args.probes, args.seed, args.timeout)
             diff = (row["bnc"].get("ort_folded_vs_original") or {}).get("max_rel")
             if "ort_error" in row["bnc"] or (diff is not None and diff > args.tolerance):
                 failed += 1

@@ -9,6 +9,7 @@ struct Add: BinaryOperator {
     static func schema(_ version: Int) -> Schema { Schema(inputs: 2...2) }
     let operation = BinaryOperation.add
     init(_ node: NodeView) throws(ModelError) {}
+    var foldRole: FoldRole { .affine(.add) }
     func integer(_ a: Int64, _ b: Int64) -> Int64? {
         let (v, o) = a.addingReportingOverflow(b)
         return o ? nil : v

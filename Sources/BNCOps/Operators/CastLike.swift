@@ -13,6 +13,7 @@ struct CastLike: Operator {
         return Schema(inputs: 2...2, attributes: attributes)
     }
     static var contentsUnusedByLowering: Set<Int> { [1] }
+    static var typeOnlyInputs: Set<Int> { [1] }
 
     init(_ node: NodeView) throws(ModelError) {
         try Cast.checkFloat8Attributes(node)

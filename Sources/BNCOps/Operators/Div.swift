@@ -11,6 +11,7 @@ struct Div: BinaryOperator {
     static func schema(_ version: Int) -> Schema { Schema(inputs: 2...2) }
     let operation = BinaryOperation.div
     init(_ node: NodeView) throws(ModelError) {}
+    var foldRole: FoldRole { .affine(.div) }
     func integer(_ a: Int64, _ b: Int64) -> Int64? {
         guard b != 0 else { return nil }
         let (v, o) = a.dividedReportingOverflow(by: b)

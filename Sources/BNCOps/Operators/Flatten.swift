@@ -9,6 +9,7 @@ struct Flatten: Operator {
     let axis: Int64
     let negativeAllowed: Bool
 
+    var foldRole: FoldRole { .reshape }
     init(_ node: NodeView) throws(ModelError) {
         axis = try node.attributes.int("axis") ?? 1
         negativeAllowed = node.version >= 11

@@ -9,6 +9,7 @@ struct Mul: BinaryOperator {
     static func schema(_ version: Int) -> Schema { Schema(inputs: 2...2) }
     let operation = BinaryOperation.mul
     init(_ node: NodeView) throws(ModelError) {}
+    var foldRole: FoldRole { .affine(.mul) }
     func integer(_ a: Int64, _ b: Int64) -> Int64? {
         let (v, o) = a.multipliedReportingOverflow(by: b)
         return o ? nil : v

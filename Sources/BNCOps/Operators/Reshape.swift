@@ -12,6 +12,7 @@ struct Reshape: Operator {
     let allowZero: Bool
     static var contentsUnusedByLowering: Set<Int> { [1] }
 
+    var foldRole: FoldRole { .reshape }
     init(_ node: NodeView) throws(ModelError) {
         allowZero = node.schema.attribute("allowzero") != nil ? try node.attributes.flag("allowzero") : false
     }

@@ -13,6 +13,7 @@ struct Squeeze: Operator {
     let axesAttribute: [Int64]?
     let negativeAllowed: Bool
 
+    var foldRole: FoldRole { .reshape }
     init(_ node: NodeView) throws(ModelError) {
         axesAttribute = node.version < 13 ? try node.attributes.ints("axes") : nil
         negativeAllowed = node.version >= 11

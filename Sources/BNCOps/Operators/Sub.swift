@@ -9,6 +9,7 @@ struct Sub: BinaryOperator {
     static func schema(_ version: Int) -> Schema { Schema(inputs: 2...2) }
     let operation = BinaryOperation.sub
     init(_ node: NodeView) throws(ModelError) {}
+    var foldRole: FoldRole { .affine(.sub) }
     func integer(_ a: Int64, _ b: Int64) -> Int64? {
         let (v, o) = a.subtractingReportingOverflow(b)
         return o ? nil : v

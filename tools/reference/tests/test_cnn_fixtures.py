@@ -300,6 +300,86 @@ class Styles(unittest.TestCase):
         self.assertAlmostEqual(float(s["var"].max()), 4.0, delta=1e-3)
 
 
+REPO = TOOLS.parent
+BNC = Path(os.environ.get("BNC", REPO / ".build" / "debug" / "bnc"))
+
+
+@unittest.skipUnless(BNC.exists(), f"no bnc binary at {BNC} (swift build, or BNC=path)")
+class BncFold(unittest.TestCase):
+    """The real `bnc fold` on every small fixture, against onnxruntime's fusions (issue 16): bnc
+    removes at least as many BNs as ORT_ENABLE_EXTENDED and leaves no more Mul→Add chains; its
+    file passes onnx.checker's full check, keeps opset, IR version, input and output names and
+    an audit record per folded BN, and matches the original in onnxruntime within 1e-5 of the
+    output scale (bnc fold's own tolerance: ≥ 10× the Float rounding of a correct fold, which ORT's
+    own fusions show on these models at ≤ 1.3e-6)."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.dir = Path(cls.tmp.name) / "fx"
+        r = generate(cls.dir, "--no-check")
+        assert r.returncode == 0, r.stdout + r.stderr
+        out = Path(cls.tmp.name) / "table.json"
+        cls.table_run = subprocess.run([PY, str(TOOLS / "reference" / "ort_fusion_table.py"), str(cls.dir), "--work",
+                                  str(Path(cls.tmp.name) / "work"), "--json", str(out), "--bnc", str(BNC)],
+                                 capture_output=True, text=True, timeout=900)
+        cls.result = json.loads(out.read_text()) if out.exists() else {}
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.tmp.cleanup()
+
+    def test_table_ran(self) -> None:
+        self.assertEqual(self.table_run.returncode, 0, self.table_run.stdout[-3000:] + self.table_run.stderr[-3000:])
+        self.assertEqual(len(self.result["models"]), len(cnn_catalog.FIXTURES))
+
+    def test_bnc_folds_at_least_what_onnxruntime_fuses(self) -> None:
+        for m in self.result["models"]:
+            with self.subTest(m["name"]):
+                b = m["bnc"]
+                self.assertNotIn("error", b)
+                ort_removes = m["bn"] - m["ort"]["extended"]["bn_left"]
+                self.assertGreaterEqual(len(b["folded"]), ort_removes, b.get("skipped"))
+                self.assertEqual(len(b["folded"]) + len(b["skipped"]), m["bn"])
+                self.assertEqual(b["bn_left_in_output"], len(b["skipped"]))
+                if m["affine_chains"]:
+                    self.assertLessEqual(b["affine_chains_left"], m["ort"]["extended"]["affine_chains_left"])
+                self.assertTrue(b["proof"]["passed"])
+                self.assertLessEqual(b["ort_folded_vs_original"]["max_rel"], 1e-5)
+
+    def test_every_bn_left_has_a_reason_and_the_totals_add_up(self) -> None:
+        for m in self.result["models"]:
+            for s in m["bnc"]["skipped"]:
+                self.assertTrue(s["reason"], (m["name"], s))
+            t = m["bnc"]["totals"]
+            self.assertEqual(t["batch_norms"], m["bn"])
+            self.assertEqual(t["folded"], len(m["bnc"]["folded"]))
+            self.assertEqual(t["alone"] + t["in_chains"] + t["split_across_concat"], t["folded"])
+            self.assertEqual(sum(m["bnc"]["methods"].values()), t["folded"])
+
+    def test_folded_files_pass_the_full_checker_and_keep_the_interface(self) -> None:
+        for m in self.result["models"]:
+            with self.subTest(m["name"]):
+                original = onnx.load(str(self.dir / m["file"]))
+                folded = onnx.load(m["bnc"]["output"])
+                onnx.checker.check_model(folded, full_check=True)
+                self.assertEqual(folded.ir_version, original.ir_version)
+                self.assertEqual([(o.domain, o.version) for o in folded.opset_import],
+                                 [(o.domain, o.version) for o in original.opset_import])
+                # runtime inputs (IR < 4 lists the initializers among the inputs too: those change)
+                def runtime(m: onnx.ModelProto) -> list[str]:
+                    constants = {t.name for t in m.graph.initializer}
+                    return [i.name for i in m.graph.input if i.name not in constants]
+                self.assertEqual(runtime(folded), runtime(original))
+                if original.ir_version < 4:
+                    self.assertEqual({i.name for i in folded.graph.input} - set(runtime(folded)),
+                                     {t.name for t in folded.graph.initializer})
+                self.assertEqual([o.name for o in folded.graph.output], [o.name for o in original.graph.output])
+                keys = {p.key for p in folded.metadata_props}
+                for bn in m["bnc"]["folded"]:
+                    self.assertIn(f"bnc.fold.{bn}", keys)
+
+
 class FusionTable(unittest.TestCase):
     """ort_fusion_table.py on small fixtures; --bnc with tests/fake_bnc.py (a numpy fold)."""
 
