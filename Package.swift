@@ -63,7 +63,7 @@ let package = Package(
         /// One file per operator (schema, versions, shape rule, lowering, fold role) and the registry.
         .target(name: "BNCOps", dependencies: ["BNCGraph", "BNCKernels"]),
         .target(name: "BNCRuntime", dependencies: ["BNCOps", "BNCKernels", "BNCGraph"]),
-        .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCData", "BNCJSON"]),
+        .target(name: "BNCPasses", dependencies: ["BNCGraph", "BNCRuntime", "BNCKernels", "BNCData", "BNCJSON"]),
         /// Open MPI as a BNCTraining.ProcessGroup; the only Swift user of CMPI.
         .target(name: "BNCMPI", dependencies: ["BNCTraining", "CMPI"]),
         /// Charts (a small SVG writer) and the with/without-BN report; no C.

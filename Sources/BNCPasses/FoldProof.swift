@@ -1,5 +1,6 @@
 import BNCData
 import BNCGraph
+import BNCKernels
 import BNCRuntime
 
 /// Evidence that a fold did not change what a model computes: the unfolded and the folded
@@ -187,9 +188,12 @@ public struct FoldProof: Equatable, Sendable {
                     scale = max(scale, abs(x))
                 }
             }
-            if let ya = allA.first?.floats, let yb = allB.first?.floats, ya.count == yb.count {
+            if let ya = allA.first?.floats, let yb = allB.first?.floats, ya.count == yb.count, ya.count >= m, m > 0 {
                 let k = ya.count / m
-                for p in 0..<m where argmax(ya, p * k, k) == argmax(yb, p * k, k) { agree += 1 }
+                var ca = [Int32](repeating: 0, count: m), cb = ca
+                ya.withUnsafeBufferPointer { Softmax.argmax($0.baseAddress!, rows: m, columns: k, into: &ca) }
+                yb.withUnsafeBufferPointer { Softmax.argmax($0.baseAddress!, rows: m, columns: k, into: &cb) }
+                agree += zip(ca, cb).filter { $0 == $1 }.count
             }
             done += m
             progress?(done, count)
@@ -202,11 +206,5 @@ public struct FoldProof: Equatable, Sendable {
         proof.distribution = distribution
         proof.seed = seed
         return proof
-    }
-
-    private static func argmax(_ y: [Float], _ start: Int, _ k: Int) -> Int {
-        var best = 0
-        for j in 1..<max(1, k) where y[start + j] > y[start + best] { best = j }
-        return best
     }
 }
