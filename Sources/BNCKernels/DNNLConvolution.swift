@@ -43,6 +43,12 @@ public final class DNNLConvolution: @unchecked Sendable {
     private let postOperands: [DNNLBuffer]
     private let postOps: [DNNLPostOp]
     private let cache = Mutex<[Int: Kernels]>([:])
+    /// For one image on both cores: the convolution cut in two along its output channels
+    /// (each half its own primitives, weights and post-op operands), one half on each of bnc's
+    /// threads. nil for grouped convolutions and fewer than 32 output channels.
+    private let halves: [DNNLConvolution]?
+    /// Output channels of the first half.
+    private let firstHalfChannels: Int
 
     /// The primitives for one image count and where their buffers sit in the scratch.
     final class Kernels: @unchecked Sendable {
@@ -103,8 +109,13 @@ public final class DNNLConvolution: @unchecked Sendable {
 
     /// nil when oneDNN has no primitive for this convolution (the caller keeps im2col).
     /// `weight` (M, C/G, k…) row-major; `scale`, `shift` per output channel (nil: 1, 0).
-    public init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
-                 pool: PoolGeometry?) {
+    public convenience init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
+                             pool: PoolGeometry?) {
+        self.init(geometry: g, weight: weight, scale: scale, shift: shift, activation: activation, pool: pool, splits: true)
+    }
+
+    private init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
+                  pool: PoolGeometry?, splits: Bool) {
         guard let engine = DNNL.engine, weight.count == g.weightCount,
               scale.map({ $0.count == g.outChannels }) ?? true, shift.map({ $0.count == g.outChannels }) ?? true else { return nil }
         if let pool, pool.channels != g.outChannels || Array(pool.window.input) != g.window.output { return nil }
@@ -159,7 +170,27 @@ public final class DNNLConvolution: @unchecked Sendable {
         }
         guard ok == true else { return nil }
         implementation = first.convolution.implementation
-        scratchPerCall = (first.bytes + 63) / 4 + 16
+        // Halves along the output channels, the first a multiple of 16 (oneDNN's channel block).
+        let m0 = (g.outChannels / 2 + 15) / 16 * 16
+        var parts: [DNNLConvolution]?
+        if splits, g.groups == 1, g.outChannels >= 32, m0 < g.outChannels {
+            parts = []
+            for (lo, hi) in [(0, m0), (m0, g.outChannels)] {
+                let rows = g.columnRows
+                guard let hg = try? ConvGeometry(window: g.window, inChannels: g.inChannels, outChannels: hi - lo),
+                      let hp = pool.map({ try? PoolGeometry(window: $0.window, channels: hi - lo) }) ?? .some(nil),
+                      let half = DNNLConvolution(geometry: hg, weight: Array(weight[(lo * rows)..<(hi * rows)]),
+                                                 scale: scale.map { Array($0[lo..<hi]) }, shift: shift.map { Array($0[lo..<hi]) },
+                                                 activation: activation, pool: hp, splits: false) else {
+                    parts = nil
+                    break
+                }
+                parts?.append(half)
+            }
+        }
+        halves = parts
+        firstHalfChannels = m0
+        scratchPerCall = max((first.bytes + 63) / 4 + 16, parts?.map(\.scratchPerCall).max() ?? 0)
         cache.withLock { $0[DNNLConvolution.subBatch] = first }
     }
 
@@ -261,7 +292,7 @@ public final class DNNLConvolution: @unchecked Sendable {
     /// Runs `images` images: x (images, C, i…) → y (images, M, o…) (pooled when `pool`).
     /// `scratch` holds `scratchPerCall` floats, or `Parallel.ways` times that with `parallel`
     /// (the images are then split over bnc's threads, each calling oneDNN with one OpenMP
-    /// thread). False when oneDNN failed (nothing is then promised about y: the caller runs
+    /// thread; one image is split along its output channels, `halves`). False when oneDNN failed (nothing is then promised about y: the caller runs
     /// its own kernel).
     public func forward(
         images: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
@@ -269,6 +300,18 @@ public final class DNNLConvolution: @unchecked Sendable {
     ) -> Bool {
         let inCount = geometry.inChannels * geometry.inSpatial
         let outCount = geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial)
+        if parallel && images == 1 && Parallel.isEnabled, let halves {
+            let failures = Atomic<Int>(0)
+            let p = Pointers(x: x, y: y, scratch: scratch)
+            let second = firstHalfChannels * (pool?.outSpatial ?? geometry.outSpatial)
+            Parallel.forEachSlice { slice in
+                if !halves[slice].forwardSerial(images: 1, input: p.x, output: p.y + (slice == 0 ? 0 : second),
+                                                scratch: p.scratch + slice * self.scratchPerCall) {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+            return failures.load(ordering: .relaxed) == 0
+        }
         if parallel && images >= 2 && Parallel.isEnabled {
             let failures = Atomic<Int>(0)
             let p = Pointers(x: x, y: y, scratch: scratch)
@@ -282,10 +325,10 @@ public final class DNNLConvolution: @unchecked Sendable {
             }
             return failures.load(ordering: .relaxed) == 0
         }
-        // One image runs on this thread alone. oneDNN on two OpenMP threads (bnc's worker
-        // parked) was measured 3000× slower at batch 1 on this 2-core machine while other
-        // processes kept it busy (libgomp's team waits at every barrier for a thread that
-        // has no core): one pool, bnc's, is the only one.
+        // One image of a convolution too small to halve runs on this thread alone. oneDNN on
+        // two OpenMP threads (bnc's worker parked) was measured 3000× slower at batch 1 on
+        // this 2-core machine while other processes kept it busy (libgomp's team waits at
+        // every barrier for a thread that has no core): one pool, bnc's, is the only one.
         return forwardSerial(images: images, input: x, output: y, scratch: scratch)
     }
 
