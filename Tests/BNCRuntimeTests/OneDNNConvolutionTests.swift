@@ -117,4 +117,19 @@ import Testing
         n.op("MaxPool", ["s"], "y", [ints("kernel_shape", [3, 3]), ints("strides", [2, 2]), ints("pads", [1, 1, 1, 1])])
         try expectOneDNNAgrees(n.graph)
     }
+
+    /// One image of a convolution with at least 32 output channels runs as two halves along
+    /// the output channels, one per thread (32 + 8 here, with a fused pool; 16 + 8 without).
+    @Test func wideConvolutionHalvedForOneImage() throws {
+        var n = Net([3, 10, 10])
+        n.weight("k1", [40, 3, 3, 3])
+        n.op("Conv", ["x", "k1"], "c1", [ints("pads", [1, 1, 1, 1])])
+        n.bn("c1", "n1", channels: 40)
+        n.op("Relu", ["n1"], "r1")
+        n.op("MaxPool", ["r1"], "p1", [ints("kernel_shape", [2, 2]), ints("strides", [2, 2])])
+        n.weight("k2", [24, 40, 1, 1], -0.3...0.3); n.weight("kb2", [24])
+        n.op("Conv", ["p1", "k2", "kb2"], "c2")
+        n.op("Tanh", ["c2"], "y")
+        try expectOneDNNAgrees(n.graph)
+    }
 }
