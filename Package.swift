@@ -6,7 +6,7 @@
 //   BNCGraph (model/graph values, structural checks) ← everything below
 //   BNCOps (one file per operator: schema, versions, shape rule, lowering; the registry)
 //     ← BNCModelFile (validation), BNCRuntime (planning), BNCPasses (fold roles)
-//   BNCKernels (the math, once; the only user of OpenBLAS) ← BNCTraining, BNCRuntime
+//   BNCKernels (the math, once; the only user of OpenBLAS and oneDNN) ← BNCTraining, BNCRuntime
 //   BNCData (IDX files, data sets) ← BNCTraining, BNCCLI
 //   BNCJSON (the one JSON writer) ← BNCPasses, BNCReport, BNCCLI
 //   CMPI (Open MPI, dlopen'ed under mpirun) ← BNCMPI (a BNCTraining.ProcessGroup) ← BNCCLI
@@ -37,6 +37,9 @@ let package = Package(
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        /// oneDNN (Debian libdnnl-dev, 2.x C API): direct convolution in blocked layouts for the
+        /// executor. No pkg-config file; the module map links `dnnl`.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
@@ -57,7 +60,7 @@ let package = Package(
         /// The one JSON writer (string/number/object pieces and Encodable documents).
         .target(name: "BNCJSON", dependencies: ["BNCFileSystem"]),
         .target(name: "BNCModelFile", dependencies: ["BNCGraph", "BNCOps", "BNCFileSystem", "COnnxProto", "CProtobufC", "CCrypto"]),
-        .target(name: "BNCKernels", dependencies: ["COpenBLAS"]),
+        .target(name: "BNCKernels", dependencies: ["COpenBLAS", "CDNNL"]),
         .target(name: "BNCData", dependencies: ["BNCFileSystem", "CZlib"]),
         .target(name: "BNCTraining", dependencies: ["BNCKernels", "BNCGraph", "BNCData"]),
         /// One file per operator (schema, versions, shape rule, lowering, fold role) and the registry.

@@ -49,7 +49,11 @@ struct InferCommand: ParsableCommand {
 
             --bench times in-process inference instead (file loading and compiling excluded, \
             reported separately): batch-1 latency (median over 1000 runs) and images/s at \
-            batch 100 and 10,000 (median of 5 repeats), on up to 10,000 images of the file.
+            batch 100 and 10,000 (median of 5 repeats), on up to 10,000 images of the file. \
+            --bench-batches 1,8 times those batch sizes instead (median latency of 20 runs \
+            each after 3 warm-up runs, on the file's samples repeated as needed): for large \
+            models such as a ResNet-50 on 224×224 images. Both name the kernels: OpenBLAS's \
+            and oneDNN's instruction set (BNC_ONEDNN=0 runs bnc's own convolution kernels).
             """)
 
     @Argument(help: "The model file (ONNX).")
@@ -82,6 +86,9 @@ struct InferCommand: ParsableCommand {
     @Flag(help: "Time in-process inference (batch 1, 100, 10,000) instead of predicting.")
     var bench = false
 
+    @Option(help: ArgumentHelp("With --bench: time these batch sizes only (comma-separated, e.g. 1,8).", valueName: "list"))
+    var benchBatches: String?
+
     func validate() throws {
         guard batchSize >= 1, batchSize <= 1 << 20 else {
             throw ValidationError("--batch-size \(batchSize) must be between 1 and \(1 << 20).")
@@ -89,11 +96,23 @@ struct InferCommand: ParsableCommand {
         guard topK >= 1 else { throw ValidationError("--top-k \(topK) must be at least 1.") }
         if bench && labels != nil { throw ValidationError("--bench measures speed; drop --labels.") }
         if bench && output != nil { throw ValidationError("--bench measures speed; drop --output.") }
+        if let benchBatches {
+            guard bench else { throw ValidationError("--bench-batches needs --bench.") }
+            guard let sizes = InferBatchBench.sizes(benchBatches) else {
+                throw ValidationError("--bench-batches '\(benchBatches)' must list batch sizes from 1 to 4096, e.g. 1,8.")
+            }
+            _ = sizes
+        }
         try InferRun.validate(images: images, inputs: inputs, output: output)
     }
 
     func run() throws {
         let named = inputs.compactMap(TensorInput.parse)
+        if bench, let benchBatches, let sizes = InferBatchBench.sizes(benchBatches) {
+            let result = try InferBatchBench.perform(modelPath: model, imagesPath: images, inputs: named, batches: sizes)
+            print(json ? try JSONText.encode(result, snakeCaseKeys: true) : result.text())
+            return
+        }
         if bench {
             let result = try InferBench.perform(modelPath: model, imagesPath: images, inputs: named)
             print(json ? try JSONText.encode(result, snakeCaseKeys: true) : result.text())
@@ -508,6 +527,9 @@ struct InferBench: Encodable {
     var batch10000ImagesPerSecond: Double
     /// OpenBLAS kernel family in use (see `BLASKernels`).
     var blasKernels: String
+    /// oneDNN's instruction set ("off" with BNC_ONEDNN=0), and the steps it runs.
+    var onednnIsa: String
+    var onednnSteps: Int
     /// Split kernel jobs of the timed runs that ran on one thread because of the load.
     var loadFallbacks: LoadFallbacks
 
@@ -584,16 +606,109 @@ struct InferBench: Encodable {
             batch1MedianMicroseconds: latencies[latencies.count / 2] * 1e6,
             batch1P90Microseconds: latencies[latencies.count * 9 / 10] * 1e6,
             batch100ImagesPerSecond: r100, batch10000ImagesPerSecond: r10k, blasKernels: BLASKernels.loaded,
+            onednnIsa: DNNL.isAvailable ? DNNL.isa : "off", onednnSteps: exec.stepKernels.filter { $0.hasPrefix("onednn") }.count,
             loadFallbacks: LoadFallbacks())
     }
 
     func text() -> String {
         ([
             "\(model): \(steps) kernel steps, batch capacity \(batchCapacity); \(images) images loaded in "
-                + String(format: "%.3f s, compiled in %.4f s", loadSeconds, compileSeconds) + "; OpenBLAS kernels \(blasKernels)",
+                + String(format: "%.3f s, compiled in %.4f s", loadSeconds, compileSeconds) + "; OpenBLAS kernels \(blasKernels)"
+                + "; oneDNN \(onednnIsa) (\(onednnSteps) steps)",
             String(format: "batch 1:      %.2f µs per image (median of %d; p90 %.2f µs)", batch1MedianMicroseconds, batch1Runs, batch1P90Microseconds),
             String(format: "batch 100:    %.0f images/s", batch100ImagesPerSecond),
             String(format: "batch 10000:  %.0f images/s", batch10000ImagesPerSecond),
         ] + (loadFallbacks.warning.map { [$0] } ?? [])).joined(separator: "\n")
+    }
+}
+
+/// `bnc infer --bench --bench-batches 1,8`: the median latency of given batch sizes, for
+/// models too large for the 10,000-image figures (a ResNet-50 on 224×224 images).
+struct InferBatchBench: Encodable {
+    struct Row: Encodable {
+        var batch: Int
+        var runs: Int
+        var medianMilliseconds: Double
+        var imagesPerSecond: Double
+    }
+
+    var model: String
+    var samples: Int
+    var compileSeconds: Double
+    var steps: Int
+    var batches: [Row]
+    var blasKernels: String
+    /// oneDNN's instruction set, and how many steps run on oneDNN.
+    var onednnIsa: String
+    var onednnSteps: Int
+    var loadFallbacks: LoadFallbacks
+
+    static let warmUp = 3, runs = 20
+
+    /// "1,8" → [1, 8]; nil unless every entry is a size from 1 to 4096.
+    static func sizes(_ list: String) -> [Int]? {
+        let sizes = list.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil && (1...4096).contains($0!) }) else { return nil }
+        return sizes.map { $0! }
+    }
+
+    static func perform(modelPath: String, imagesPath: String?, inputs: [(name: String, file: String)], batches: [Int]) throws -> InferBatchBench {
+        let largest = batches.max() ?? 1
+        let setup = try InferSetup(modelPath: modelPath, imagesPath: imagesPath, inputs: inputs, maxBatch: 1)
+        guard case .streamed(let planned, let source) = setup.source else {
+            throw ModelError(.unsupportedModel, file: modelPath, place: "--bench",
+                             problem: "times a one-input model on an IDX file of samples; give the samples as the positional file")
+        }
+        let available = min(source.count, largest)
+        guard available > 0 else {
+            throw DataError(file: setup.inputFiles.first?.file ?? modelPath, place: "", problem: "no samples to time")
+        }
+        let perSample = planned.inputCount
+        var loaded = [Float](repeating: 0, count: available * perSample)
+        _ = try loaded.withUnsafeMutableBufferPointer { b in try source.read(maxCount: available, into: b) }
+        var samples = [Float](repeating: 0, count: largest * perSample)
+        for i in 0..<largest {
+            for j in 0..<perSample { samples[i * perSample + j] = loaded[(i % available) * perSample + j] }
+        }
+        let t0 = monotonicSeconds()
+        let exec: Executor
+        do {
+            exec = try Executor(graph: setup.model.graph, opset: try ModelValidator.defaultOpset(setup.model), maxBatch: largest)
+        } catch {
+            throw error.inFile(modelPath)
+        }
+        let compile = monotonicSeconds() - t0
+        var out = [Float](repeating: 0, count: largest * exec.outputCount)
+        var rows: [Row] = []
+        for batch in batches {
+            func once() {
+                samples.withUnsafeBufferPointer { i in
+                    out.withUnsafeMutableBufferPointer { o in
+                        exec.run(UnsafeBufferPointer(rebasing: i[0..<(batch * perSample)]), batch: batch, output: o)
+                    }
+                }
+            }
+            for _ in 0..<warmUp { once() }
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let s = monotonicSeconds()
+                once()
+                times.append(monotonicSeconds() - s)
+            }
+            times.sort()
+            let median = times[times.count / 2]
+            rows.append(Row(batch: batch, runs: runs, medianMilliseconds: median * 1e3, imagesPerSecond: Double(batch) / median))
+        }
+        return InferBatchBench(
+            model: modelPath, samples: available, compileSeconds: compile, steps: exec.stepCount, batches: rows,
+            blasKernels: BLASKernels.loaded, onednnIsa: DNNL.isAvailable ? DNNL.isa : "off",
+            onednnSteps: exec.stepKernels.filter { $0.hasPrefix("onednn") }.count, loadFallbacks: LoadFallbacks())
+    }
+
+    func text() -> String {
+        (["\(model): \(steps) kernel steps (\(onednnSteps) on oneDNN \(onednnIsa)), compiled in "
+            + String(format: "%.3f s", compileSeconds) + "; OpenBLAS kernels \(blasKernels)"]
+            + batches.map { String(format: "batch %d: %.2f ms (median of %d; %.1f images/s)", $0.batch, $0.medianMilliseconds, $0.runs, $0.imagesPerSecond) }
+            + (loadFallbacks.warning.map { [$0] } ?? [])).joined(separator: "\n")
     }
 }

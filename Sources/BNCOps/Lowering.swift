@@ -117,6 +117,20 @@ public protocol Step {
     func fusing(_ next: any Step) -> (any Step)?
     /// Short description for reports and tests, e.g. "conv 3×3 32→64 +relu".
     var summary: String { get }
+    /// This step with its kernels prepared once the plan's steps are fused (primitives of an
+    /// outside library, weights packed into their layout); itself when it has nothing to prepare.
+    func compiled(_ options: PlanOptions) -> any Step
+    /// Which library's kernel runs the step: "bnc", or e.g. "onednn brgconv:avx512_core".
+    var kernel: String { get }
+}
+
+/// Which kernels a plan may use.
+public struct PlanOptions: Sendable, Equatable {
+    /// Convolutions through oneDNN (`DNNLConvolution`) where it has a primitive; otherwise,
+    /// and with false, bnc's im2col + GEMM.
+    public var oneDNN: Bool
+
+    public init(oneDNN: Bool = DNNL.isAvailable) { self.oneDNN = oneDNN }
 }
 
 extension Step {
@@ -124,6 +138,8 @@ extension Step {
     public func scratch(serial: Bool) -> Int { 0 }
     public var epilogue: Epilogue? { nil }
     public func fusing(_ next: any Step) -> (any Step)? { nil }
+    public func compiled(_ options: PlanOptions) -> any Step { self }
+    public var kernel: String { "bnc" }
 }
 
 /// Values of a plan, shared by the planner and the lowering of each node.

@@ -43,6 +43,8 @@ public final class Executor {
     public var stepCount: Int { plan.steps.count }
     /// One line per step ("conv 3×3 1→32 +bias +relu"), for reports and tests.
     public var stepSummaries: [String] { plan.steps.map(\.summary) }
+    /// Which library runs each step ("bnc", "bnc im2col", "onednn brgconv:avx512_core").
+    public var stepKernels: [String] { plan.steps.map(\.kernel) }
 
     let plan: Plan
     var stages: [Stage] { plan.stages }
@@ -73,12 +75,13 @@ public final class Executor {
     /// come from the file, so they are checked before anything is allocated from them.
     public convenience init(
         graph: Graph, opset: Int = Int(Model.opsetWritten), maxBatch: Int = Executor.defaultMaxBatch,
-        memoryBudget: Int = Executor.defaultMemoryBudget, memoryLimit: Int = Executor.defaultMemoryLimit
+        memoryBudget: Int = Executor.defaultMemoryBudget, memoryLimit: Int = Executor.defaultMemoryLimit,
+        options: PlanOptions = PlanOptions()
     ) throws(ModelError) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
         let (name, perSample) = try ShapeInference.inputSignature(graph)
         let compiled = try Compilation(graph: graph, opset: opset, inputs: [name: PlanValue(shape: [1] + perSample)],
-                                       inputNames: [name], memoryLimit: memoryLimit)
+                                       inputNames: [name], memoryLimit: memoryLimit, options: options)
         for o in graph.outputs {
             if compiled.analysis.values[o.name]?.isConstant ?? false {
                 throw ModelError(.unsupportedModel, place: "graph output '\(o.name)'", problem: "does not depend on the input '\(name)'")
@@ -326,7 +329,8 @@ struct Compilation {
     let perUnitBytes: Int
 
     /// `inputs`: facts of every runtime input at one unit ([1, …] for a batch of one).
-    init(graph: Graph, opset: Int, inputs: [String: PlanValue], inputNames: [String], memoryLimit: Int) throws(ModelError) {
+    init(graph: Graph, opset: Int, inputs: [String: PlanValue], inputNames: [String], memoryLimit: Int,
+         options: PlanOptions = PlanOptions()) throws(ModelError) {
         let limit = memoryLimit / MemoryLayout<Float>.size
         let analysis = try Analysis(graph: graph, opset: opset, inputs: inputs, elementLimit: limit)
         // One unit's memory, checked before anything is allocated from the file's sizes.
@@ -353,7 +357,7 @@ struct Compilation {
             throw ModelError(.unsupportedModel, place: largest.place,
                              problem: "shape \(shape) alone takes \(Executor.byteText(largest.count * MemoryLayout<Float>.size)); one sample needs \(Executor.byteText(bytes)) in all, more than the executor's memory limit of \(Executor.byteText(memoryLimit))")
         }
-        var builder = PlanBuilder(analysis: analysis, inputNames: inputNames)
+        var builder = PlanBuilder(analysis: analysis, inputNames: inputNames, options: options)
         try builder.lower()
         self.analysis = analysis
         self.builder = builder

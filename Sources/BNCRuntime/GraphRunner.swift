@@ -22,6 +22,8 @@ public final class GraphRunner {
     public var maxBatch = Executor.defaultMaxBatch
     public var memoryBudget = Executor.defaultMemoryBudget
     public var memoryLimit = Executor.defaultMemoryLimit
+    /// Which kernels the plans use.
+    public var options = PlanOptions()
 
     /// The last plan: its feed key, and whether it runs one sample per unit.
     private var cached: (key: [String], executor: Executor, perSample: Bool)?
@@ -68,7 +70,8 @@ public final class GraphRunner {
                 for (name, shape) in zip(floatNames, floatShapes) { unit[name] = PlanValue(shape: [1] + shape.dropFirst()) }
                 // A graph that cannot run one sample (a Reshape to the whole batch's size, …)
                 // runs as fed.
-                if let c = try? Compilation(graph: graph, opset: opset, inputs: unit, inputNames: floatNames, memoryLimit: memoryLimit),
+                if let c = try? Compilation(graph: graph, opset: opset, inputs: unit, inputNames: floatNames, memoryLimit: memoryLimit,
+                                               options: options),
                    c.polymorphic || (declaredOne && n != 1) {
                     compiled = c
                     perSample = true
@@ -77,7 +80,8 @@ public final class GraphRunner {
             if compiled == nil {
                 var exact = facts
                 for (name, shape) in zip(floatNames, floatShapes) { exact[name] = PlanValue(shape: shape) }
-                compiled = try Compilation(graph: graph, opset: opset, inputs: exact, inputNames: floatNames, memoryLimit: memoryLimit)
+                compiled = try Compilation(graph: graph, opset: opset, inputs: exact, inputNames: floatNames, memoryLimit: memoryLimit,
+                                               options: options)
             }
             let e = try Executor(compiled!, maxBatch: maxBatch, memoryBudget: memoryBudget, memoryLimit: memoryLimit)
             cached = (key, e, perSample)

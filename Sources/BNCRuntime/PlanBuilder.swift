@@ -54,6 +54,7 @@ struct PlanBuilder {
     let analysis: Analysis
     /// Runtime graph inputs in the order the caller passes them.
     let inputNames: [String]
+    let options: PlanOptions
 
     /// Bytes of block-local values one block of a segment aims to stay within, so that a
     /// sample's activations are still in the core's cache when the next step reads them.
@@ -65,9 +66,10 @@ struct PlanBuilder {
     /// The node each step came from (for messages).
     private var stepNodes: [Int] = []
 
-    init(analysis: Analysis, inputNames: [String]) {
+    init(analysis: Analysis, inputNames: [String], options: PlanOptions = PlanOptions()) {
         self.analysis = analysis
         self.inputNames = inputNames
+        self.options = options
     }
 
     /// Lowers every runtime node and fuses the steps.
@@ -110,6 +112,7 @@ struct PlanBuilder {
             stepNodes += lowering.steps.map { _ in index }
         }
         fuse()
+        steps = steps.map { $0.compiled(options) }
     }
 
     /// Whether every step works unit by unit (the plan can run any number of units).

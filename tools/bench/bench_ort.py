@@ -3,6 +3,8 @@
 the way `bnc infer --bench` times bnc, and printed as one JSON object.
 
   bench_ort.py MODEL IMAGES.idx[.gz]
+  bench_ort.py MODEL SAMPLES.idx --batches 1,8
+
 
 onnxruntime 1.31 with all graph optimizations (it fuses BatchNormalization into Conv/Gemm
 itself) and its default threads (one per physical core). Session creation and image loading
@@ -12,6 +14,9 @@ and shaped to the model input:
 - batch 1: 100 warm-up runs, then the median (and p90) of 1000 runs over different images;
 - batch 100 and batch 10,000: images/s over all 10,000 images, median of 5 passes after one
   warm-up pass.
+With --batches (as `bnc infer --bench --bench-batches`, for large models such as ResNet-50): each
+listed batch size's median latency over 20 runs after 3 warm-up runs, on the file's samples
+repeated as needed (scaled as above).
 """
 from __future__ import annotations
 
@@ -28,10 +33,15 @@ from bncref import ToolError, load_model, metadata, one_line, read_idx, scaling,
 
 
 def main() -> int:
-    if len(sys.argv) != 3:
+    argv = sys.argv[1:]
+    batches = None
+    if len(argv) == 4 and argv[2] == "--batches":
+        batches = [int(b) for b in argv[3].split(",")]
+        argv = argv[:2]
+    if len(argv) != 2:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    model_path, images_path = sys.argv[1], sys.argv[2]
+    model_path, images_path = argv
     try:
         t0 = time.perf_counter()
         scale = scaling(metadata(load_model(model_path)).get("bnc.input.scaling", "x/255"))
@@ -45,6 +55,8 @@ def main() -> int:
     arg = sess.get_inputs()[0]
     rank = len(arg.shape)
     images = scale(raw.astype(np.float32)).astype(np.float32)
+    if batches is not None:
+        return batch_latencies(sess, images, batches, model_path, t1 - t0, t2 - t1)
     n = len(images)
     reps = -(-10_000 // n)
     images = np.concatenate([images] * reps)[:10_000]
@@ -81,6 +93,28 @@ def main() -> int:
         "batch100_images_per_second": rate(100),
         "batch10000_images_per_second": rate(10_000),
     }))
+    return 0
+
+
+def batch_latencies(sess, samples, batches, model_path, load_s, session_s) -> int:
+    largest = max(batches)
+    x = np.ascontiguousarray(np.concatenate([samples] * -(-largest // len(samples)))[:largest])
+    x = x.reshape((largest,) + tuple(d if isinstance(d, int) else -1 for d in sess.get_inputs()[0].shape[1:]))
+    name = sess.get_inputs()[0].name
+    rows = []
+    for b in batches:
+        for _ in range(3):
+            sess.run(None, {name: x[:b]})
+        times = []
+        for _ in range(20):
+            s = time.perf_counter()
+            sess.run(None, {name: x[:b]})
+            times.append(time.perf_counter() - s)
+        times.sort()
+        m = times[len(times) // 2]
+        rows.append({"batch": b, "runs": 20, "median_milliseconds": m * 1e3, "images_per_second": b / m})
+    print(json.dumps({"model": model_path, "samples": len(samples), "load_seconds": load_s, "session_seconds": session_s,
+                      "batches": rows}))
     return 0
 
 

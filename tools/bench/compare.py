@@ -66,7 +66,7 @@ class Bench:
         if not args.keep_blas_env:
             self.bnc_env.pop("OPENBLAS_CORETYPE", None)
         self.pinned_env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-        self.results: dict = {"training": [], "inference": [], "gemm": [], "notes": []}
+        self.results: dict = {"training": [], "inference": [], "resnet": [], "gemm": [], "notes": []}
 
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -146,6 +146,42 @@ class Bench:
                                                             env=self.pinned_env)[0])
                 self.results["inference"].append(row)
 
+    # MARK: ResNet-50
+
+    def resnet(self) -> None:
+        """ResNet-50 (tools/fixtures/cnn-zoo resnet50-zoo: 224×224, random weights, 53 BNs) at
+        batch 1 and 8, unfolded and folded by bnc, against onnxruntime (all optimizations) on
+        the same 8 random byte images, alternating the systems each round. The zoo file declares
+        batch 1; the copy timed here names dim 0 "N" so onnxruntime accepts batch 8 too."""
+        zoo = self.work / "zoo"
+        source = zoo / "resnet50-zoo.onnx"
+        if not source.exists():
+            self.log("ResNet-50: generating tools/fixtures/cnn-zoo resnet50-zoo (full size)")
+            run([PY, str(ROOT / "tools" / "fixtures" / "cnn-zoo"), str(zoo), "--only", "resnet50-zoo", "--no-check"])
+        import onnx
+        m = onnx.load(str(source))
+        for v in list(m.graph.input[:1]) + list(m.graph.output):
+            v.type.tensor_type.shape.dim[0].dim_param = "N"
+        unfolded = zoo / "resnet50-zoo-n.onnx"
+        onnx.save(m, str(unfolded))
+        folded = zoo / "resnet50-zoo-n.folded.onnx"
+        run([str(BNC), "fold", str(unfolded), "-o", str(folded)], env=self.bnc_env)
+        samples = zoo / "samples.idx"
+        sys.path.insert(0, str(ROOT / "tools" / "reference"))
+        import numpy as np
+        from bncref import write_idx
+        write_idx(samples, np.random.default_rng(1).integers(0, 256, (8, 3, 224, 224), dtype=np.uint8))
+        rounds = 1 if self.quick else self.a.rounds
+        for variant, path in (("unfolded", unfolded), ("folded", folded)):
+            row = {"model": f"ResNet-50 {variant}", "bnc": [], "ort": []}
+            for r in range(rounds):
+                self.log(f"inference ResNet-50 {variant}: bnc, onnxruntime (round {r + 1}/{rounds})")
+                row["bnc"].append(json.loads(run([str(BNC), "infer", "--bench", "--bench-batches", "1,8", "--json", str(path),
+                                                  str(samples)], env=self.bnc_env)[0]))
+                row["ort"].append(json.loads(run([PY, str(ROOT / "tools" / "bench" / "bench_ort.py"), str(path), str(samples),
+                                                  "--batches", "1,8"])[0]))
+            self.results["resnet"].append(row)
+
     # MARK: GEMM efficiency
 
     def gemm(self) -> None:
@@ -187,6 +223,8 @@ def report(b: Bench) -> str:
     out = []
     meta = R["meta"]
     out.append(f"bnc benchmark — {meta['date']}, {meta['cpu']}, {meta['cores']} cores{' (quick)' if b.quick else ''}")
+    if meta.get("bnc_onednn"):
+        out.append(f"bnc oneDNN {meta['bnc_onednn']}; CPU flags: {meta.get('cpu_isa', '?')}")
     out.append(f"bnc OpenBLAS kernels: {meta['bnc_blas_kernels']}; environment OPENBLAS_CORETYPE={meta['env_openblas_coretype']}"
                f"{' (kept for bnc)' if meta.get('keep_blas_env') else ' (removed for bnc: OpenBLAS picks its own kernels)'}")
     out.append(f"references: {meta['references']}")
@@ -246,6 +284,20 @@ def report(b: Bench) -> str:
     out.append(f"  excluded from the figures: bnc load {first['bnc'][0]['load_seconds'] * 1e3:.0f} ms + compile "
                f"{first['bnc'][0]['compile_seconds'] * 1e3:.1f} ms; onnxruntime load {first['ort'][0]['load_seconds'] * 1e3:.0f} ms "
                f"+ session {first['ort'][0]['session_seconds'] * 1e3:.0f} ms (MLP)")
+    if R.get("resnet"):
+        out.append("")
+        out.append("2b. ResNet-50 (cnn-zoo resnet50-zoo, 224×224, random weights; bnc infer --bench --bench-batches 1,8 vs onnxruntime"
+                   " --batches 1,8: median latency of 20 runs)")
+        targets = {1: 1.0, 8: 1.0}
+        for row in R["resnet"]:
+            for k, batch in enumerate((1, 8)):
+                bl = [x["batches"][k]["median_milliseconds"] for x in row["bnc"]]
+                ol = [x["batches"][k]["median_milliseconds"] for x in row["ort"]]
+                out.append(f"  {row['model']:<20} batch {batch}: bnc {median(bl):8.2f} ms  ORT {median(ol):8.2f} ms   "
+                           f"speed ratio {ratio_text(ol, bl, targets[batch])}")
+        f = median([x["batches"][1]["median_milliseconds"] for x in R["resnet"][1]["bnc"]])
+        u = median([x["batches"][1]["median_milliseconds"] for x in R["resnet"][0]["bnc"]])
+        out.append(f"  bnc ResNet-50 folded / unfolded speed at batch 8: {u / f:.2f}× (target > 1×){'  ✓' if u > f else '  ✗'}")
     out.append("")
     out.append("3. GEMM efficiency of a training step (layer time per step, forward + backward, vs its products at the sgemm ceiling, both cores;")
     out.append("   the round with the median step time, [min–max] of the efficiency over rounds)")
@@ -307,11 +359,18 @@ def main() -> int:
     try:
         models = b.training()
         b.inference(models)
+        b.resnet()
         b.gemm()
     except BenchError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     b.results["meta"]["bnc_blas_kernels"] = b.results["inference"][0]["bnc"][0].get("blas_kernels")
+    cnn = next((r for r in b.results["inference"] if r["model"].startswith("CNN")), None)
+    if cnn:
+        b.results["meta"]["bnc_onednn"] = (f"{cnn['bnc'][0].get('onednn_isa')} ({cnn['bnc'][0].get('onednn_steps')} CNN steps;"
+                                           " ONEDNN_VERBOSE=1 names each jit kernel)")
+    flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+    b.results["meta"]["cpu_isa"] = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags)
     path = Path(a.json) if a.json else ROOT / "bench-results" / f"bench-{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -61,7 +61,10 @@ struct Conv: Operator {
 }
 
 /// A convolution by constant weights with its epilogue (bias, an unfolded BN's scale, the
-/// activation) and optionally a plain 2×2 max-pool after it, all in `Convolution.forward`.
+/// activation) and optionally a plain 2×2 max-pool after it, all in `Convolution.forward`,
+/// or, once compiled with oneDNN (constant weights, scale and shift), in one
+/// `DNNLConvolution` (direct convolution in a blocked layout; `Convolution.forward` stays the
+/// fallback should oneDNN fail at run time).
 struct ConvStep: Step {
     let x: ValueID
     private(set) var y: ValueID
@@ -74,6 +77,8 @@ struct ConvStep: Step {
     private(set) var activation: Activation = .identity
     private(set) var pool: PoolGeometry?
     let table: ValueTable
+    /// The oneDNN primitives (`compiled`), nil for bnc's im2col kernel.
+    private(set) var direct: DNNLConvolution?
 
     init(x: ValueID, y: ValueID, geometry: ConvGeometry, batchPerUnit: Int, weight: ValueID, shift: ValueID?, table: ValueTable) {
         self.x = x
@@ -96,7 +101,21 @@ struct ConvStep: Step {
     }
 
     func scratch(serial: Bool) -> Int {
-        serial ? geometry.forwardScratchPerSlice(pooled: pool != nil) : geometry.forwardScratchCount(pooled: pool != nil)
+        let own = serial ? geometry.forwardScratchPerSlice(pooled: pool != nil) : geometry.forwardScratchCount(pooled: pool != nil)
+        guard let direct else { return own }
+        return max(own, serial ? direct.scratchPerCall : Parallel.ways * direct.scratchPerCall)
+    }
+
+    var kernel: String { direct.map { "onednn \($0.implementation)" } ?? "bnc im2col" }
+
+    func compiled(_ options: PlanOptions) -> any Step {
+        guard options.oneDNN, direct == nil, let w = table[weight].constant else { return self }
+        let s = scale.map { table[$0].constant }, b = shift.map { table[$0].constant }
+        // A runtime bias or scale (never composed) keeps the im2col kernel.
+        if s == .some(nil) || b == .some(nil) { return self }
+        var step = self
+        step.direct = DNNLConvolution(geometry: geometry, weight: w, scale: s ?? nil, shift: b ?? nil, activation: activation, pool: pool)
+        return step
     }
 
     func fusing(_ next: any Step) -> (any Step)? {
@@ -138,6 +157,10 @@ struct ConvStep: Step {
 
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
         let f = units.lowerBound
+        if let direct, direct.forward(images: units.count * batchPerUnit, input: frame.input(x, f), output: frame.pointer(y, f),
+                                      scratch: frame.scratch, parallel: !serial) {
+            return
+        }
         Convolution.forward(geometry, batch: units.count * batchPerUnit, input: frame.input(x, f), weight: frame.input(weight, 0),
                        scale: scale.map { frame.input($0, 0) }, bias: shift.map { frame.input($0, 0) },
                        activation: activation, pool: pool, output: frame.pointer(y, f), scratch: frame.scratch,

@@ -1,0 +1,416 @@
+import CDNNL
+import Synchronization
+
+/// y (N, M, o…) = pool(act(conv(x (N, C, i…), W)·scale + shift)) through oneDNN's direct
+/// convolution, for inference: what `Convolution.forward` computes with im2col + GEMM, in 1, 2
+/// or 3 spatial dimensions with groups, strides, dilations and pads.
+///
+/// Made once per convolution when a plan is compiled: the weights are reordered once into the
+/// layout the primitive prefers (`OIhw16i16o`-like blocks on AVX-512), the shift is the
+/// primitive's bias (or, with a scale, two per-channel binary post-ops: acc·scale + shift, the
+/// im2col epilogue's order), the activation a post-op where oneDNN has it (ReLU, leaky ReLU,
+/// Clip, logistic, tanh, ELU, swish, hard-swish, GELU; any other runs after, in Swift), and a
+/// fused max-pool a oneDNN pooling in the convolution's own blocked output layout. Activations
+/// enter and leave in bnc's NC(D)HW layout: a reorder into the primitive's layout before and
+/// out of it after, skipped where the primitive reads or writes the plain layout itself (a
+/// first convolution with few input channels reads NCHW directly).
+///
+/// Calls run at most `subBatch` images at a time (larger counts in sub-batches), so the
+/// blocked buffers stay cache-sized and bounded: primitives exist per image count 1…subBatch,
+/// made on first use and cached (the count `subBatch` at construction). Results for a given
+/// image count are the same bits run to run (oneDNN's jit kernels on one thread do not
+/// reorder sums by timing); across image counts they agree to rounding.
+public final class DNNLConvolution: @unchecked Sendable {
+    /// Images per oneDNN call.
+    public static let subBatch = 16
+
+    public let geometry: ConvGeometry
+    public let pool: PoolGeometry?
+    /// The activation, and the part of it left to Swift (identity when it is a post-op).
+    public let activation: Activation
+    let swiftActivation: Activation
+    /// Floats of scratch one call on one thread needs (≤ `subBatch` images).
+    public let scratchPerCall: Int
+    /// The convolution kernel oneDNN picked, e.g. "jit:avx512_core" (for reports and tests).
+    public let implementation: String
+
+    private let engine: DNNLEngine
+    private let contexts: DNNLContextPool
+    private let weights: DNNLBuffer
+    private let weightLayout: DNNLLayout
+    private let bias: DNNLBuffer?
+    /// Per-channel operands of the binary post-ops (scale, then shift), and their layout.
+    private let postOperands: [DNNLBuffer]
+    private let postOps: [DNNLPostOp]
+    private let cache = Mutex<[Int: Kernels]>([:])
+    /// For one image on both cores: the convolution cut in two along its output channels
+    /// (each half its own primitives, weights and post-op operands), one half on each of bnc's
+    /// threads. nil for grouped convolutions and fewer than 32 output channels.
+    private let halves: [DNNLConvolution]?
+    /// Output channels of the first half.
+    private let firstHalfChannels: Int
+
+    /// The primitives for one image count and where their buffers sit in the scratch.
+    final class Kernels: @unchecked Sendable {
+        let images: Int
+        let convolution: DNNLPrimitive
+        let plainSource: DNNLLayout, source: DNNLLayout, destination: DNNLLayout
+        let sourceReorder: DNNLPrimitive?
+        let pooling: DNNLPrimitive?
+        let pooled: DNNLLayout?
+        let plainOutput: DNNLLayout
+        let outputReorder: DNNLPrimitive?
+        /// Byte offsets in the scratch: blocked source, convolution output, pooled output,
+        /// scratchpad; and the total.
+        let sourceOffset: Int, destinationOffset: Int, pooledOffset: Int, scratchpadOffset: Int, bytes: Int
+
+        init(images: Int, convolution: DNNLPrimitive, plainSource: DNNLLayout, plainOutput: DNNLLayout,
+             pooling: DNNLPrimitive?, engine: DNNLEngine) throws(KernelShapeError) {
+            self.images = images
+            self.convolution = convolution
+            self.plainSource = plainSource
+            self.plainOutput = plainOutput
+            guard let src = convolution.layout(dnnl_query_src_md), let dst = convolution.layout(dnnl_query_dst_md) else {
+                throw KernelShapeError("oneDNN gave no layouts")
+            }
+            source = src
+            destination = dst
+            if src != plainSource {
+                guard let r = DNNLPrimitive.reorder(from: plainSource, to: src, engine: engine) else { throw KernelShapeError("no source reorder") }
+                sourceReorder = r
+            } else {
+                sourceReorder = nil
+            }
+            self.pooling = pooling
+            pooled = pooling?.layout(dnnl_query_dst_md)
+            let last = pooled ?? dst
+            if last != plainOutput {
+                guard let r = DNNLPrimitive.reorder(from: last, to: plainOutput, engine: engine) else { throw KernelShapeError("no output reorder") }
+                outputReorder = r
+            } else {
+                outputReorder = nil
+            }
+            func aligned(_ b: Int) -> Int { (b + 63) / 64 * 64 }
+            var offset = 0
+            sourceOffset = offset
+            if sourceReorder != nil { offset += aligned(src.bytes) }
+            destinationOffset = offset
+            // The convolution writes the output directly when nothing follows it in blocks.
+            if pooling != nil || outputReorder != nil { offset += aligned(dst.bytes) }
+            pooledOffset = offset
+            if let pooled, outputReorder != nil { offset += aligned(pooled.bytes) }
+            scratchpadOffset = offset
+            let pad = [convolution.scratchpadBytes, sourceReorder?.scratchpadBytes ?? 0, pooling?.scratchpadBytes ?? 0,
+                       outputReorder?.scratchpadBytes ?? 0].max() ?? 0
+            offset += aligned(pad)
+            bytes = offset
+        }
+    }
+
+    /// nil when oneDNN has no primitive for this convolution (the caller keeps im2col).
+    /// `weight` (M, C/G, k…) row-major; `scale`, `shift` per output channel (nil: 1, 0).
+    public convenience init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
+                             pool: PoolGeometry?) {
+        self.init(geometry: g, weight: weight, scale: scale, shift: shift, activation: activation, pool: pool, splits: true)
+    }
+
+    private init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
+                  pool: PoolGeometry?, splits: Bool) {
+        guard let engine = DNNL.engine, weight.count == g.weightCount,
+              scale.map({ $0.count == g.outChannels }) ?? true, shift.map({ $0.count == g.outChannels }) ?? true else { return nil }
+        if let pool, pool.channels != g.outChannels || Array(pool.window.input) != g.window.output { return nil }
+        self.engine = engine
+        contexts = DNNLContextPool(engine: engine)
+        geometry = g
+        self.pool = pool
+        self.activation = activation
+        let eltwise = DNNLConvolution.postOp(activation)
+        swiftActivation = eltwise == nil ? activation : .identity
+        let rank = g.rank
+        let channelDims = [1, g.outChannels] + [Int](repeating: 1, count: rank)
+        guard let channel = DNNLLayout(channelDims, DNNLConvolution.plainTag(rank)) else { return nil }
+        var ops: [DNNLPostOp] = [], operands: [DNNLBuffer] = []
+        if let scale {
+            ops.append(.binary(dnnl_binary_mul, channel))
+            operands.append(DNNLBuffer(scale))
+            if let shift {
+                ops.append(.binary(dnnl_binary_add, channel))
+                operands.append(DNNLBuffer(shift))
+            }
+            bias = nil
+        } else {
+            bias = shift.map { DNNLBuffer($0) }
+        }
+        if let eltwise { ops.append(eltwise) }
+        postOps = ops
+        postOperands = operands
+
+        // The primitive for `subBatch` images picks the weights' layout; the others use it.
+        guard let plainWeights = DNNLLayout(DNNLConvolution.weightDims(g), DNNLConvolution.weightTag(g)),
+              let anyWeights = DNNLLayout(DNNLConvolution.weightDims(g), dnnl_format_tag_any),
+              let first = DNNLConvolution.makeKernels(g, images: DNNLConvolution.subBatch, weights: anyWeights, hasBias: bias != nil,
+                                                      postOps: ops, pool: pool, engine: engine),
+              let chosen = first.convolution.layout(dnnl_query_weights_md) else { return nil }
+        weightLayout = chosen
+        let reordered = DNNLBuffer(bytes: chosen.bytes)
+        weights = reordered
+        // Reorder the weights once.
+        let source = DNNLBuffer(weight)
+        guard let reorder = DNNLPrimitive.reorder(from: plainWeights, to: chosen, engine: engine) else { return nil }
+        let pad = DNNLBuffer(bytes: reorder.scratchpadBytes)
+        DNNL.useThreads(1)
+        let ok = DNNLContextPool(engine: engine).with { c -> Bool in
+            guard let from = c.memory(0, plainWeights, source.pointer, engine: engine),
+                  let to = c.memory(1, chosen, reordered.pointer, engine: engine) else { return false }
+            var args = [(DNNLArgument.from, from), (DNNLArgument.to, to)]
+            if reorder.scratchpadBytes > 0, let p = c.memory(2, DNNLLayout([reorder.scratchpadBytes / 4 + 1], dnnl_a)!, pad.pointer, engine: engine) {
+                args.append((DNNLArgument.scratchpad, p))
+            }
+            return c.execute(reorder, args)
+        }
+        guard ok == true else { return nil }
+        implementation = first.convolution.implementation
+        // Halves along the output channels, the first a multiple of 16 (oneDNN's channel block).
+        let m0 = (g.outChannels / 2 + 15) / 16 * 16
+        var parts: [DNNLConvolution]?
+        if splits, g.groups == 1, g.outChannels >= 32, m0 < g.outChannels {
+            parts = []
+            for (lo, hi) in [(0, m0), (m0, g.outChannels)] {
+                let rows = g.columnRows
+                guard let hg = try? ConvGeometry(window: g.window, inChannels: g.inChannels, outChannels: hi - lo),
+                      let hp = pool.map({ try? PoolGeometry(window: $0.window, channels: hi - lo) }) ?? .some(nil),
+                      let half = DNNLConvolution(geometry: hg, weight: Array(weight[(lo * rows)..<(hi * rows)]),
+                                                 scale: scale.map { Array($0[lo..<hi]) }, shift: shift.map { Array($0[lo..<hi]) },
+                                                 activation: activation, pool: hp, splits: false) else {
+                    parts = nil
+                    break
+                }
+                parts?.append(half)
+            }
+        }
+        halves = parts
+        firstHalfChannels = m0
+        scratchPerCall = max((first.bytes + 63) / 4 + 16, parts?.map(\.scratchPerCall).max() ?? 0)
+        cache.withLock { $0[DNNLConvolution.subBatch] = first }
+    }
+
+    /// NC(D)HW, NC(H)W… plain tags by spatial rank.
+    static func plainTag(_ rank: Int) -> dnnl_format_tag_t {
+        rank == 1 ? dnnl_ncw : rank == 2 ? dnnl_nchw : dnnl_ncdhw
+    }
+
+    static func weightDims(_ g: ConvGeometry) -> [Int] {
+        let k = Array(g.window.kernel)
+        let perGroup = [g.outChannels / g.groups, g.inChannels / g.groups] + k
+        return g.groups > 1 ? [g.groups] + perGroup : perGroup
+    }
+
+    static func weightTag(_ g: ConvGeometry) -> dnnl_format_tag_t {
+        switch (g.rank, g.groups > 1) {
+        case (1, false): return dnnl_oiw
+        case (2, false): return dnnl_oihw
+        case (3, false): return dnnl_oidhw
+        case (1, true): return dnnl_goiw
+        case (2, true): return dnnl_goihw
+        default: return dnnl_goidhw
+        }
+    }
+
+    /// oneDNN's eltwise post-op for an activation, nil where it has none (or a different one).
+    static func postOp(_ a: Activation) -> DNNLPostOp? {
+        switch a {
+        case .relu: return .eltwise(dnnl_eltwise_relu, alpha: 0, beta: 0)
+        case .leakyRelu(let alpha): return .eltwise(dnnl_eltwise_relu, alpha: alpha, beta: 0)
+        case .clip(let lo, let hi) where lo.isFinite && hi.isFinite: return .eltwise(dnnl_eltwise_clip, alpha: lo, beta: hi)
+        case .sigmoid: return .eltwise(dnnl_eltwise_logistic, alpha: 0, beta: 0)
+        case .tanh: return .eltwise(dnnl_eltwise_tanh, alpha: 0, beta: 0)
+        case .elu(let alpha): return .eltwise(dnnl_eltwise_elu, alpha: alpha, beta: 0)
+        case .swish(let alpha): return .eltwise(dnnl_eltwise_swish, alpha: alpha, beta: 0)
+        case .hardSwish: return .eltwise(dnnl_eltwise_hardswish, alpha: 0, beta: 0)
+        case .gelu(let tanh): return .eltwise(tanh ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf, alpha: 0, beta: 0)
+        default: return nil
+        }
+    }
+
+    private static func makeKernels(
+        _ g: ConvGeometry, images n: Int, weights: DNNLLayout, hasBias: Bool, postOps: [DNNLPostOp], pool: PoolGeometry?,
+        engine: DNNLEngine
+    ) -> Kernels? {
+        let rank = g.rank
+        let inDims = [n, g.inChannels] + Array(g.window.input), outDims = [n, g.outChannels] + Array(g.window.output)
+        guard let plainSource = DNNLLayout(inDims, plainTag(rank)), let anySource = DNNLLayout(inDims, dnnl_format_tag_any),
+              let anyOutput = DNNLLayout(outDims, dnnl_format_tag_any), let biasLayout = DNNLLayout([g.outChannels], dnnl_x),
+              let attr = DNNLAttributes(), attr.setPostOps(postOps) else { return nil }
+        let strides = g.window.strides.map(Int64.init)
+        let dilations = g.window.dilations.map { Int64($0 - 1) }
+        let padL = g.window.padsBegin.map(Int64.init), padR = g.window.padsEnd.map(Int64.init)
+        var desc = dnnl_convolution_desc_t()
+        var src = anySource.desc, wei = weights.desc, dst = anyOutput.desc, b = biasLayout.desc
+        let status = hasBias
+            ? dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, &b, &dst,
+                                                         strides, dilations, padL, padR)
+            : dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, nil, &dst,
+                                                         strides, dilations, padL, padR)
+        guard status == dnnl_success else { return nil }
+        var pd: dnnl_primitive_desc_t?
+        guard dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine.handle, nil) == dnnl_success, let pd,
+              let conv = DNNLPrimitive(descriptor: pd) else { return nil }
+        var pooling: DNNLPrimitive?
+        var plainOutput = DNNLLayout(outDims, plainTag(rank))
+        if let pool {
+            guard let convOut = conv.layout(dnnl_query_dst_md) else { return nil }
+            let pooledDims = [n, g.outChannels] + Array(pool.window.output)
+            guard let anyPooled = DNNLLayout(pooledDims, dnnl_format_tag_any), let pa = DNNLAttributes() else { return nil }
+            var pdesc = dnnl_pooling_v2_desc_t()
+            var ps = convOut.desc, pdst = anyPooled.desc
+            let pStrides = pool.window.strides.map(Int64.init), kernel = pool.window.kernel.map(Int64.init)
+            let pDil = pool.window.dilations.map { Int64($0 - 1) }
+            let pL = pool.window.padsBegin.map(Int64.init), pR = pool.window.padsEnd.map(Int64.init)
+            guard dnnl_pooling_v2_forward_desc_init(&pdesc, dnnl_forward_inference, dnnl_pooling_max, &ps, &pdst, pStrides, kernel,
+                                                    pDil, pL, pR) == dnnl_success else { return nil }
+            var ppd: dnnl_primitive_desc_t?
+            guard dnnl_primitive_desc_create(&ppd, &pdesc, pa.handle, engine.handle, nil) == dnnl_success, let ppd,
+                  let p = DNNLPrimitive(descriptor: ppd) else { return nil }
+            pooling = p
+            plainOutput = DNNLLayout(pooledDims, plainTag(rank))
+        }
+        guard let plainSourceLayout = Optional(plainSource), let plainOutput else { return nil }
+        return try? Kernels(images: n, convolution: conv, plainSource: plainSourceLayout, plainOutput: plainOutput,
+                            pooling: pooling, engine: engine)
+    }
+
+    /// The primitives for `n` images (made and cached on first use).
+    private func kernels(_ n: Int) -> Kernels? {
+        if let k = cache.withLock({ $0[n] }) { return k }
+        guard let k = DNNLConvolution.makeKernels(geometry, images: n, weights: weightLayout, hasBias: bias != nil,
+                                                  postOps: postOps, pool: pool, engine: engine),
+              k.bytes <= scratchPerCall * 4 - 64 else { return nil }
+        cache.withLock { $0[n] = k }
+        return k
+    }
+
+    /// Runs `images` images: x (images, C, i…) → y (images, M, o…) (pooled when `pool`).
+    /// `scratch` holds `scratchPerCall` floats, or `Parallel.ways` times that with `parallel`
+    /// (the images are then split over bnc's threads, each calling oneDNN with one OpenMP
+    /// thread; one image is split along its output channels, `halves`). False when oneDNN failed (nothing is then promised about y: the caller runs
+    /// its own kernel).
+    public func forward(
+        images: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, parallel: Bool
+    ) -> Bool {
+        let inCount = geometry.inChannels * geometry.inSpatial
+        let outCount = geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial)
+        if parallel && images == 1 && Parallel.isEnabled, let halves {
+            let failures = Atomic<Int>(0)
+            let p = Pointers(x: x, y: y, scratch: scratch)
+            let second = firstHalfChannels * (pool?.outSpatial ?? geometry.outSpatial)
+            Parallel.forEachSlice { slice in
+                if !halves[slice].forwardSerial(images: 1, input: p.x, output: p.y + (slice == 0 ? 0 : second),
+                                                scratch: p.scratch + slice * self.scratchPerCall) {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+            return failures.load(ordering: .relaxed) == 0
+        }
+        if parallel && images >= 2 && Parallel.isEnabled {
+            let failures = Atomic<Int>(0)
+            let p = Pointers(x: x, y: y, scratch: scratch)
+            Parallel.forEachSlice { slice in
+                let r = Parallel.range(slice, of: images)
+                if r.isEmpty { return }
+                if !self.forwardSerial(images: r.count, input: p.x + r.lowerBound * inCount, output: p.y + r.lowerBound * outCount,
+                                       scratch: p.scratch + slice * self.scratchPerCall) {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+            return failures.load(ordering: .relaxed) == 0
+        }
+        // One image of a convolution too small to halve runs on this thread alone. oneDNN on
+        // two OpenMP threads (bnc's worker parked) was measured 3000× slower at batch 1 on
+        // this 2-core machine while other processes kept it busy (libgomp's team waits at
+        // every barrier for a thread that has no core): one pool, bnc's, is the only one.
+        return forwardSerial(images: images, input: x, output: y, scratch: scratch)
+    }
+
+    private struct Pointers: @unchecked Sendable {
+        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    }
+
+    private func forwardSerial(
+        images: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        DNNL.useThreads(1)
+        let inCount = geometry.inChannels * geometry.inSpatial
+        let outCount = geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial)
+        // 64-byte aligned base of this call's scratch.
+        let raw = UnsafeMutableRawPointer(scratch)
+        let base = raw + ((64 - Int(bitPattern: raw) % 64) % 64)
+        var first = 0
+        while first < images {
+            let n = min(DNNLConvolution.subBatch, images - first)
+            guard let k = kernels(n) else { return false }
+            let ok = contexts.with { c in
+                run(k, c, input: UnsafeMutableRawPointer(mutating: x + first * inCount), output: UnsafeMutableRawPointer(y + first * outCount),
+                    scratch: base)
+            }
+            guard ok == true else { return false }
+            first += n
+        }
+        if swiftActivation != .identity { swiftActivation.forwardInPlace(y, count: images * outCount) }
+        return true
+    }
+
+    private func run(_ k: Kernels, _ c: DNNLContext, input: UnsafeMutableRawPointer, output: UnsafeMutableRawPointer,
+                     scratch: UnsafeMutableRawPointer) -> Bool {
+        // Memory slots: 0 plain source, 1 blocked source, 2 convolution output, 3 pooled,
+        // 4 plain output, 5 weights, 6 bias, 7 scratchpad, 8… post-op operands.
+        var slot = 8
+        func memory(_ s: Int, _ layout: DNNLLayout, _ p: UnsafeMutableRawPointer) -> dnnl_memory_t? {
+            c.memory(s, layout, p, engine: engine)
+        }
+        let padBytes = k.bytes - k.scratchpadOffset
+        let pad = padBytes > 0 ? memory(7, DNNLLayout([padBytes / 4], dnnl_a)!, scratch + k.scratchpadOffset) : nil
+        func withPad(_ args: [(Int32, dnnl_memory_t)], _ p: DNNLPrimitive) -> [(Int32, dnnl_memory_t)] {
+            guard p.scratchpadBytes > 0, let pad else { return args }
+            return args + [(DNNLArgument.scratchpad, pad)]
+        }
+        // Source.
+        var src: dnnl_memory_t
+        if let reorder = k.sourceReorder {
+            guard let from = memory(0, k.plainSource, input), let to = memory(1, k.source, scratch + k.sourceOffset),
+                  c.execute(reorder, withPad([(DNNLArgument.from, from), (DNNLArgument.to, to)], reorder)) else { return false }
+            src = to
+        } else {
+            guard let s = memory(0, k.plainSource, input) else { return false }
+            src = s
+        }
+        // Convolution.
+        let direct = k.pooling == nil && k.outputReorder == nil
+        guard let dst = direct ? memory(4, k.plainOutput, output) : memory(2, k.destination, scratch + k.destinationOffset),
+              let w = memory(5, weightLayout, weights.pointer) else { return false }
+        var args = [(DNNLArgument.src, src), (DNNLArgument.weights, w), (DNNLArgument.dst, dst)]
+        if let bias {
+            guard let b = memory(6, DNNLLayout([geometry.outChannels], dnnl_x)!, bias.pointer) else { return false }
+            args.append((DNNLArgument.bias, b))
+        }
+        let channel = DNNLLayout([1, geometry.outChannels] + [Int](repeating: 1, count: geometry.rank), DNNLConvolution.plainTag(geometry.rank))!
+        for (i, operand) in postOperands.enumerated() {
+            guard let m = memory(slot, channel, operand.pointer) else { return false }
+            args.append((DNNLArgument.postOpOperand(i), m))
+            slot += 1
+        }
+        guard c.execute(k.convolution, withPad(args, k.convolution)) else { return false }
+        var last = dst
+        if let pooling = k.pooling, let pooled = k.pooled {
+            guard let pd = k.outputReorder == nil ? memory(4, k.plainOutput, output) : memory(3, pooled, scratch + k.pooledOffset),
+                  c.execute(pooling, withPad([(DNNLArgument.src, dst), (DNNLArgument.dst, pd)], pooling)) else { return false }
+            last = pd
+        }
+        if let reorder = k.outputReorder {
+            guard let to = memory(4, k.plainOutput, output),
+                  c.execute(reorder, withPad([(DNNLArgument.from, last), (DNNLArgument.to, to)], reorder)) else { return false }
+        }
+        return true
+    }
+}
