@@ -26,7 +26,7 @@ import Testing
         #expect(verify.status == 0 && verify.stdout.contains("\(path): warning: \(detail)"))
 
         let images = dir.appendingPathComponent("images.idx").path
-        FileManager.default.createFile(atPath: images, contents: Data([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]))
+        _ = FileManager.default.createFile(atPath: images, contents: Data([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 2, 1, 2, 3, 4]))
         for (command, consequence) in [
             (["fold", path], "bnc fold needs finite weights"),
             (["infer", path, images], "bnc infer needs finite weights"),

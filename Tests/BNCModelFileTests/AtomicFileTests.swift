@@ -37,7 +37,7 @@ import Glibc
         var dead: pid_t = 4_000_000
         while kill(dead, 0) == 0 || errno != ESRCH { dead -= 1 }
         for name in [".a.pb.tmp-\(dead)", ".a.pb.tmp-\(getpid())", ".a.pb.tmp-1", ".b.pb.tmp-\(dead)"] {
-            FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data([9]))
+            _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data([9]))
         }
         try AtomicFile.write([1], to: dir.appendingPathComponent("a.pb").path)
         #expect(listing(dir) == ["a.pb", ".a.pb.tmp-1", ".b.pb.tmp-\(dead)"])

@@ -125,7 +125,7 @@ import Glibc
         #expect(t.floats == values)
         #expect(t.external == ExternalData(location: "side.bin", offset: 4, length: 12))
         // Without a length the data runs to the end of the file.
-        try Data(bytes: Self.model(dims: [3], entries: [("location", "side.bin"), ("offset", "4")])).write(to: URL(fileURLWithPath: path))
+        try Data(Self.model(dims: [3], entries: [("location", "side.bin"), ("offset", "4")])).write(to: URL(fileURLWithPath: path))
         #expect(try ModelFile.load(path: path).graph.initializers[0].floats == values)
         // INT64, INT32 and BOOL elements, in a subfolder.
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
