@@ -28,6 +28,8 @@ final class Interruption: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     /// A process of an mpirun job other than rank 0.
     private var silent = false
+    /// Set once the process is ending with an error it has printed (`endingQuietly`).
+    private var endingStatus: Int32?
 
     /// Installs the handlers (once, from `BNC.runMain`).
     func install() {
@@ -73,6 +75,15 @@ final class Interruption: @unchecked Sendable {
         return result
     }
 
+    /// The process is ending with an error whose line is printed (under mpirun, while MPI
+    /// shuts down): a signal now (mpirun stopping the job because another process exited
+    /// first) ends it with that error's status and no second line.
+    func endingQuietly(status: Int32) {
+        mutex.lock()
+        defer { mutex.unlock() }
+        endingStatus = status
+    }
+
     /// Releases every held output lock (at the end of a command).
     func releaseAll() {
         mutex.lock()
@@ -89,13 +100,13 @@ final class Interruption: @unchecked Sendable {
     }
 
     private func interrupted(status: Int32) {
-        if silent {
-            for lock in locks { lock.release() }
-            _exit(status)
-        }
         // A write in progress finishes first (a write blocked on a pipe without reader does
         // not hold the exit up for more than 2 s; its target then is the old file).
         let locked = mutex.lock(before: Date().addingTimeInterval(2))
+        if silent || endingStatus != nil {
+            for lock in locks { lock.release() }
+            _exit(endingStatus ?? status)
+        }
         var text = line
         if !locked { text += " (a write was still in progress: its target keeps the old content)" }
         for lock in locks { lock.release() }

@@ -149,6 +149,7 @@ final class TrainProcesses {
     /// with its rank and the whole job is stopped (MPI_Abort).
     static func end(_ line: String, status: Int32) -> Never {
         if let group = current?.group {
+            Interruption.shared.endingQuietly(status: status)
             group.ending()
             printError(line.hasPrefix("bnc: ") ? "bnc: rank \(group.rank): " + line.dropFirst(5) : line)
             group.abort(status: status)
@@ -178,6 +179,7 @@ final class TrainProcesses {
 
     /// Ends the process after a `SharedFailure`: every process has it; rank 0 prints it.
     static func end(_ failure: SharedFailure) -> Never {
+        Interruption.shared.endingQuietly(status: failure.status)
         current?.group?.ending()
         if current?.isWriter ?? true { printError("bnc: \(failure)") }
         current?.group?.finish()
