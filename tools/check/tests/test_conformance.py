@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import stat
 import sys
 import tempfile
 import unittest
@@ -20,6 +19,7 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS.parent))
 
 import conformance  # noqa: E402
+from fake_bnc import make_fake_bnc  # noqa: E402
 
 # A few cheap cases of several kinds: node tests, an expanded one, a dtype skip, a model test.
 ONLY = ["test_relu", "test_add", "test_add_bcast", "test_add_uint8", "test_reshape_reordered_all_dims",
@@ -31,10 +31,7 @@ class Runner(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.tmp = tempfile.TemporaryDirectory()
-        wrapper = Path(cls.tmp.name) / "bnc"
-        wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} {TESTS / 'fake_bnc_ort.py'} \"$@\"\n")
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-        cls.bnc = str(wrapper)
+        cls.bnc = make_fake_bnc(cls.tmp.name)
 
     @classmethod
     def tearDownClass(cls) -> None:

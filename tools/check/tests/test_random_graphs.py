@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import os
-import stat
 import sys
 import tempfile
 import unittest
@@ -28,6 +27,7 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS.parent))
 
 import random_graphs as rg  # noqa: E402
+from fake_bnc import make_fake_bnc  # noqa: E402
 
 # Cheap operators of every kind the runner handles, at two forms each where versions differ.
 OPERATORS = "Relu,Add,Mul,Clip,Unsqueeze,Conv,MaxPool,Softmax,Reshape,Transpose,Concat,Slice"
@@ -166,10 +166,7 @@ class Runner(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.tmp = tempfile.TemporaryDirectory()
-        wrapper = Path(cls.tmp.name) / "bnc"
-        wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} {TESTS / 'fake_bnc_ort.py'} \"$@\"\n")
-        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-        cls.bnc = str(wrapper)
+        cls.bnc = make_fake_bnc(cls.tmp.name)
 
     @classmethod
     def tearDownClass(cls) -> None:
