@@ -15,21 +15,29 @@ import Synchronization
 /// out of it after, skipped where the primitive reads or writes the plain layout itself (a
 /// first convolution with few input channels reads NCHW directly).
 ///
-/// Calls run at most `subBatch` images at a time (larger counts in sub-batches), so the
-/// blocked buffers stay cache-sized and bounded: primitives exist per image count 1…subBatch,
-/// made on first use and cached (the count `subBatch` at construction). Results for a given
+/// Calls run at most `imagesPerCall` images at a time (larger counts in sub-batches), so the
+/// blocked buffers stay cache-sized and bounded: at most `subBatch` images, fewer where one
+/// image's blocked buffers are large (`callBytes`; a one-channel image padded to the ISA's
+/// 8 or 16 channel block takes 8–16 times its plain size). Primitives exist per image count
+/// 1…imagesPerCall, made on first use and cached. Results for a given
 /// image count are the same bits run to run (oneDNN's jit kernels on one thread do not
 /// reorder sums by timing); across image counts they agree to rounding.
 public final class DNNLConvolution: @unchecked Sendable {
-    /// Images per oneDNN call.
+    /// Images per oneDNN call at most.
     public static let subBatch = 16
+    /// Bytes of blocked buffers (source, output, pooled output, scratchpad) one call aims at:
+    /// L2-sized, so a call's activations stay in the core's cache.
+    public static let callBytes = 1 << 20
+    /// Images per oneDNN call for this convolution: `subBatch`, or fewer so that a call's
+    /// buffers stay within `callBytes` (at least 1).
+    public let imagesPerCall: Int
 
     public let geometry: ConvGeometry
     public let pool: PoolGeometry?
     /// The activation, and the part of it left to Swift (identity when it is a post-op).
     public let activation: Activation
     let swiftActivation: Activation
-    /// Floats of scratch one call on one thread needs (≤ `subBatch` images).
+    /// Floats of scratch one call on one thread needs (≤ `imagesPerCall` images).
     public let scratchPerCall: Int
     /// The convolution kernel oneDNN picked, e.g. "jit:avx512_core" (for reports and tests).
     public let implementation: String
@@ -190,8 +198,20 @@ public final class DNNLConvolution: @unchecked Sendable {
         }
         halves = parts
         firstHalfChannels = m0
-        scratchPerCall = max((first.bytes + 63) / 4 + 16, parts?.map(\.scratchPerCall).max() ?? 0)
-        cache.withLock { $0[DNNLConvolution.subBatch] = first }
+        // Buffers grow with the image count; the scratchpad may not, so this is an upper bound.
+        let perImage = max(1, first.bytes / DNNLConvolution.subBatch)
+        let count = max(1, min(DNNLConvolution.subBatch, DNNLConvolution.callBytes / perImage))
+        let sized: Kernels
+        if count == DNNLConvolution.subBatch {
+            sized = first
+        } else {
+            guard let k = DNNLConvolution.makeKernels(g, images: count, weights: chosen, hasBias: bias != nil, postOps: ops,
+                                                      pool: pool, engine: engine) else { return nil }
+            sized = k
+        }
+        imagesPerCall = count
+        scratchPerCall = max((sized.bytes + 63) / 4 + 16, parts?.map(\.scratchPerCall).max() ?? 0)
+        cache.withLock { $0[count] = sized }
     }
 
     /// NC(D)HW, NC(H)W… plain tags by spatial rank.
@@ -348,7 +368,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         let base = raw + ((64 - Int(bitPattern: raw) % 64) % 64)
         var first = 0
         while first < images {
-            let n = min(DNNLConvolution.subBatch, images - first)
+            let n = min(imagesPerCall, images - first)
             guard let k = kernels(n) else { return false }
             let ok = contexts.with { c in
                 run(k, c, input: UnsafeMutableRawPointer(mutating: x + first * inCount), output: UnsafeMutableRawPointer(y + first * outCount),

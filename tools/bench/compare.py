@@ -138,9 +138,10 @@ class Bench:
                 row = {"model": f"{label} {variant}", "bnc": [], "ort": []}
                 for r in range(rounds):
                     self.log(f"inference {label} {variant}: bnc, onnxruntime (round {r + 1}/{rounds})")
-                    row["bnc"].append(json.loads(run([str(BNC), "infer", "--bench", "--json", str(path), images],
-                                                     env=self.bnc_env)[0]))
-                    row["ort"].append(json.loads(run([PY, str(ROOT / "tools" / "bench" / "bench_ort.py"), str(path), images])[0]))
+                    out, mb = run([str(BNC), "infer", "--bench", "--json", str(path), images], env=self.bnc_env, rss=True)
+                    row["bnc"].append(json.loads(out) | {"peak_rss_mb": mb})
+                    out, mb = run([PY, str(ROOT / "tools" / "bench" / "bench_ort.py"), str(path), images], rss=True)
+                    row["ort"].append(json.loads(out) | {"peak_rss_mb": mb})
                 if key == "mlp" and variant == "folded" and self.env_kernels and not self.a.keep_blas_env:
                     row["bnc_env_kernels"] = json.loads(run([str(BNC), "infer", "--bench", "--json", str(path), images],
                                                             env=self.pinned_env)[0])
@@ -230,7 +231,8 @@ def report(b: Bench) -> str:
     out.append(f"references: {meta['references']}")
     out.append("")
     out.append("1. Training on Fashion-MNIST (samples/s of each epoch after the first; median, min–max; accuracy = test set after each epoch, moving BN statistics, mean over rounds with seeds 1, 2, …)")
-    targets = {("MLP-BN sigmoid SGD 0.01", 60): 3.0, ("MLP-BN sigmoid SGD 0.01", 128): 2.0, ("CNN-BN ReLU Adam 1e-3", 128): 1.0}
+    # Targets: the oneDNN issue's (training CNN ≥ 2× Keras; the MLP keeps ≥ 3× and ≥ 2×; peak RSS ≤ ¼ of Keras).
+    targets = {("MLP-BN sigmoid SGD 0.01", 60): 3.0, ("MLP-BN sigmoid SGD 0.01", 128): 2.0, ("CNN-BN ReLU Adam 1e-3", 128): 2.0}
     for row in R["training"]:
         bs = [v for run_ in row["bnc"] for v in run_["samples_per_second"][1:]]
         ks = [v for run_ in row["keras"] for v in run_["samples_per_second"][1:]]
@@ -247,8 +249,7 @@ def report(b: Bench) -> str:
                    " ".join(f"{y * 100:.2f}" for y in ka) + f"   bnc − Keras per epoch: " +
                    " ".join(f"{d:+.2f}" for d in diffs) + " pp" + ("  ✓" if min(diffs) >= -1 else "  ✗") + " (target ≥ −1 pp)")
         line = f"    peak RSS    bnc {brss:>7.0f} MB   Keras {krss:>7.0f} MB   ratio {brss / krss:.2f}"
-        if row["workload"].startswith("MLP") and row["batch"] == 60:
-            line += " (target ≤ 0.25)" + ("  ✓" if brss / krss <= 0.25 else "  ✗")
+        line += " (target ≤ 0.25)" + ("  ✓" if brss / krss <= 0.25 else "  ✗")
         out.append(line)
         if "bnc_env_kernels" in row:
             ps = row["bnc_env_kernels"]["samples_per_second"][1:]
@@ -257,8 +258,11 @@ def report(b: Bench) -> str:
     out.append("")
     out.append("2. Inference on the 10,000 test images (in process; bnc infer --bench vs onnxruntime, all optimizations)")
     out.append(f"  {'model':<14} {'batch 1 µs/image':>30} {'batch 100 images/s':>36} {'batch 10,000 images/s':>38}")
-    t1 = {"MLP folded": 2.0}
-    t10k = {"MLP folded": 1.0, "CNN folded": 0.8, "CNN unfolded": 0.8}
+    # Targets (the oneDNN issue), folded and unfolded alike: MLP ≥ 2× at batch 1, ≥ 1.2× at 100 and
+    # 10,000; CNN ≥ 1.1× at batch 1 and 100, ≥ 1.2× at 10,000; peak RSS ≤ onnxruntime's.
+    t1 = {"MLP": 2.0, "CNN": 1.1}
+    t100 = {"MLP": 1.2, "CNN": 1.1}
+    t10k = {"MLP": 1.2, "CNN": 1.2}
     for row in R["inference"]:
         m = row["model"]
         b1 = [x["batch1_median_microseconds"] for x in row["bnc"]]
@@ -269,8 +273,14 @@ def report(b: Bench) -> str:
         o10k = [x["batch10000_images_per_second"] for x in row["ort"]]
         out.append(f"  {m:<14} bnc {median(b1):7.2f}  ORT {median(o1):7.2f}    bnc {median(b100):>10,.0f}  ORT {median(o100):>10,.0f}"
                    f"    bnc {median(b10k):>10,.0f}  ORT {median(o10k):>10,.0f}")
-        out.append(f"  {'':<14} speed ratio {ratio_text(o1, b1, t1.get(m))}   ratio {ratio_text(b100, o100, None)}"
-                   f"   ratio {ratio_text(b10k, o10k, t10k.get(m))}")
+        net = m.split()[0]
+        out.append(f"  {'':<14} speed ratio {ratio_text(o1, b1, t1.get(net))}   ratio {ratio_text(b100, o100, t100.get(net))}"
+                   f"   ratio {ratio_text(b10k, o10k, t10k.get(net))}")
+        brss = [x["peak_rss_mb"] for x in row["bnc"] if x.get("peak_rss_mb")]
+        orss = [x["peak_rss_mb"] for x in row["ort"] if x.get("peak_rss_mb")]
+        if brss and orss:
+            out.append(f"  {'':<14} peak RSS bnc {max(brss):.0f} MB  ORT {max(orss):.0f} MB   ratio {max(brss) / max(orss):.2f}"
+                       f" (target ≤ 1){'  ✓' if max(brss) <= max(orss) else '  ✗'}")
         if "bnc_env_kernels" in row:
             e = row["bnc_env_kernels"]
             out.append(f"  {'':<14} bnc with OPENBLAS_CORETYPE={b.env_kernels}: {e['batch1_median_microseconds']:.2f} µs, "
