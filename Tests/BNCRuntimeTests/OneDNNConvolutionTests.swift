@@ -132,4 +132,25 @@ import Testing
         n.op("Tanh", ["c2"], "y")
         try expectOneDNNAgrees(n.graph)
     }
+
+    /// A one-channel image is padded to the ISA's channel block (8 on AVX2, 16 on AVX-512) in
+    /// oneDNN's layouts: a 1→1 7×7 convolution of a 96×96 image takes ≥ 8·(96² + 90²)·4 ≈ 554 KB
+    /// per image in blocks, so a call takes fewer than 16 images and its buffers stay within
+    /// `callBytes`; results across several sub-batches per thread still match the reference.
+    @Test func largeBlockedImagesTakeFewerImagesPerCall() throws {
+        let g = try ConvGeometry(window: Window(input: [96, 96], kernel: [7, 7]), inChannels: 1, outChannels: 1)
+        var rng = SeededRNG(seed: 5)
+        let conv = try #require(DNNLConvolution(geometry: g, weight: rng.floats(49, -0.3...0.3), scale: nil, shift: nil,
+                                                activation: .relu, pool: nil))
+        #expect(conv.imagesPerCall < DNNLConvolution.subBatch, "\(conv.imagesPerCall) images per call")
+        #expect(conv.imagesPerCall >= 1)
+        // Buffers scale with the image count, oneDNN's scratchpad need not: within 2× of the aim.
+        #expect(conv.scratchPerCall * 4 <= 2 * DNNLConvolution.callBytes || conv.imagesPerCall == 1,
+                "\(conv.scratchPerCall) floats of scratch per call")
+        var n = Net([1, 96, 96])
+        n.weight("k", [1, 1, 7, 7], -0.3...0.3)
+        n.op("Conv", ["x", "k"], "c")
+        n.op("Relu", ["c"], "y")
+        try expectOneDNNAgrees(n.graph)
+    }
 }
