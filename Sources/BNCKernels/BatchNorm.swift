@@ -39,13 +39,16 @@ public enum BatchNorm {
         if s == 1 {
             for i in 0..<n {
                 let yr = y + i * channels
+                // The affine, then the activation in place, both while the row is in L1:
+                // fused, the loop over three or four pointers stayed scalar (see
+                // `Elementwise.addRowBias`).
                 if UnsafePointer(y) == x {
-                    // In place: read through `yr` itself (see `Activation.map`).
-                    activation.map(count: channels, into: yr) { yr[$0] * a[$0] + b[$0] }
+                    for c in 0..<channels { yr[c] = yr[c] * a[c] + b[c] }
                 } else {
                     let xr = x + i * channels
-                    activation.map(count: channels, into: yr) { xr[$0] * a[$0] + b[$0] }
+                    for c in 0..<channels { yr[c] = xr[c] * a[c] + b[c] }
                 }
+                activation.forwardInPlace(yr, count: channels)
             }
             return
         }
