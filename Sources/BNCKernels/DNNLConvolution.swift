@@ -10,7 +10,9 @@ import Synchronization
 /// primitive's bias (or, with a scale, two per-channel binary post-ops: acc·scale + shift, the
 /// im2col epilogue's order), the activation a post-op where oneDNN has it (ReLU, leaky ReLU,
 /// Clip, logistic, tanh, ELU, swish, hard-swish, GELU; any other runs after, in Swift), and a
-/// fused max-pool a oneDNN pooling in the convolution's own blocked output layout. Activations
+/// fused 2×2/2 max-pool (the only pool the executor fuses) runs in bnc's loops on the
+/// convolution's own output layout (`BlockedPooling` on nChw8c/16c and nhwc, `MaxPooling` on
+/// NCHW), before the output reorder, which then moves a quarter of the floats. Activations
 /// enter and leave in bnc's NC(D)HW layout: a reorder into the primitive's layout before and
 /// out of it after, skipped where the primitive reads or writes the plain layout itself (a
 /// first convolution with few input channels reads NCHW directly).
@@ -31,6 +33,9 @@ public final class DNNLConvolution: @unchecked Sendable {
     /// Images per oneDNN call for this convolution: `subBatch`, or fewer so that a call's
     /// buffers stay within `callBytes` (at least 1).
     public let imagesPerCall: Int
+    /// Bytes of a call's buffers per image (of `subBatch` images; scratchpad included), what
+    /// `imagesPerCall` is sized by.
+    public let bytesPerImage: Int
 
     public let geometry: ConvGeometry
     public let pool: PoolGeometry?
@@ -41,6 +46,9 @@ public final class DNNLConvolution: @unchecked Sendable {
     public let scratchPerCall: Int
     /// The convolution kernel oneDNN picked, e.g. "jit:avx512_core" (for reports and tests).
     public let implementation: String
+    /// The fused pool's kernel and the layout it runs on: "bnc nChw8c", "bnc nChw16c",
+    /// "bnc nhwc" (`BlockedPooling`) or "bnc nchw" (`MaxPooling`); nil without a pool.
+    public let poolImplementation: String?
 
     private let engine: DNNLEngine
     private let contexts: DNNLContextPool
@@ -64,7 +72,8 @@ public final class DNNLConvolution: @unchecked Sendable {
         let convolution: DNNLPrimitive
         let plainSource: DNNLLayout, source: DNNLLayout, destination: DNNLLayout
         let sourceReorder: DNNLPrimitive?
-        let pooling: DNNLPrimitive?
+        /// The fused pool (how it runs) and its output's layout.
+        let pool: Pool?
         let pooled: DNNLLayout?
         let plainOutput: DNNLLayout
         let outputReorder: DNNLPrimitive?
@@ -73,7 +82,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         let sourceOffset: Int, destinationOffset: Int, pooledOffset: Int, scratchpadOffset: Int, bytes: Int
 
         init(images: Int, convolution: DNNLPrimitive, plainSource: DNNLLayout, plainOutput: DNNLLayout,
-             pooling: DNNLPrimitive?, engine: DNNLEngine) throws(KernelShapeError) {
+             pool: Pool?, engine: DNNLEngine) throws(KernelShapeError) {
             self.images = images
             self.convolution = convolution
             self.plainSource = plainSource
@@ -89,8 +98,12 @@ public final class DNNLConvolution: @unchecked Sendable {
             } else {
                 sourceReorder = nil
             }
-            self.pooling = pooling
-            pooled = pooling?.layout(dnnl_query_dst_md)
+            self.pool = pool
+            switch pool {
+            case .channelsInner(_, _, let layout)?: pooled = layout
+            case .planes?: pooled = plainOutput
+            case nil: pooled = nil
+            }
             let last = pooled ?? dst
             if last != plainOutput {
                 guard let r = DNNLPrimitive.reorder(from: last, to: plainOutput, engine: engine) else { throw KernelShapeError("no output reorder") }
@@ -104,14 +117,27 @@ public final class DNNLConvolution: @unchecked Sendable {
             if sourceReorder != nil { offset += aligned(src.bytes) }
             destinationOffset = offset
             // The convolution writes the output directly when nothing follows it in blocks.
-            if pooling != nil || outputReorder != nil { offset += aligned(dst.bytes) }
+            if pooled != nil || outputReorder != nil { offset += aligned(dst.bytes) }
             pooledOffset = offset
             if let pooled, outputReorder != nil { offset += aligned(pooled.bytes) }
             scratchpadOffset = offset
-            let pad = [convolution.scratchpadBytes, sourceReorder?.scratchpadBytes ?? 0, pooling?.scratchpadBytes ?? 0,
-                       outputReorder?.scratchpadBytes ?? 0].max() ?? 0
+            let pad = [convolution.scratchpadBytes, sourceReorder?.scratchpadBytes ?? 0, outputReorder?.scratchpadBytes ?? 0].max() ?? 0
             offset += aligned(pad)
             bytes = offset
+        }
+
+        /// How a fused pool runs: on a channel-innermost output (`BlockedPooling`, into
+        /// `layout`, the same blocks), or on a plain NCHW one (`MaxPooling`, into NCHW).
+        enum Pool {
+            case channelsInner(from: BlockedPooling.Layout, to: BlockedPooling.Layout, layout: DNNLLayout)
+            case planes
+
+            var name: String {
+                switch self {
+                case .channelsInner(let from, _, _): return from.isNHWC ? "bnc nhwc" : "bnc nChw\(from.lanes)c"
+                case .planes: return "bnc nchw"
+                }
+            }
         }
     }
 
@@ -126,7 +152,9 @@ public final class DNNLConvolution: @unchecked Sendable {
                   pool: PoolGeometry?, splits: Bool) {
         guard let engine = DNNL.engine, weight.count == g.weightCount,
               scale.map({ $0.count == g.outChannels }) ?? true, shift.map({ $0.count == g.outChannels }) ?? true else { return nil }
-        if let pool, pool.channels != g.outChannels || Array(pool.window.input) != g.window.output { return nil }
+        if let pool, !pool.isPlain2x2 || g.rank != 2 || pool.channels != g.outChannels || Array(pool.window.input) != g.window.output {
+            return nil
+        }
         self.engine = engine
         contexts = DNNLContextPool(engine: engine)
         geometry = g
@@ -178,6 +206,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         }
         guard ok == true else { return nil }
         implementation = first.convolution.implementation
+        poolImplementation = first.pool?.name
         // Halves along the output channels, the first a multiple of 16 (oneDNN's channel block).
         let m0 = (g.outChannels / 2 + 15) / 16 * 16
         var parts: [DNNLConvolution]?
@@ -210,6 +239,7 @@ public final class DNNLConvolution: @unchecked Sendable {
             sized = k
         }
         imagesPerCall = count
+        bytesPerImage = perImage
         scratchPerCall = max((sized.bytes + 63) / 4 + 16, parts?.map(\.scratchPerCall).max() ?? 0)
         cache.withLock { $0[count] = sized }
     }
@@ -275,28 +305,25 @@ public final class DNNLConvolution: @unchecked Sendable {
         var pd: dnnl_primitive_desc_t?
         guard dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine.handle, nil) == dnnl_success, let pd,
               let conv = DNNLPrimitive(descriptor: pd) else { return nil }
-        var pooling: DNNLPrimitive?
+        var fused: Kernels.Pool?
         var plainOutput = DNNLLayout(outDims, plainTag(rank))
         if let pool {
             guard let convOut = conv.layout(dnnl_query_dst_md) else { return nil }
             let pooledDims = [n, g.outChannels] + Array(pool.window.output)
-            guard let anyPooled = DNNLLayout(pooledDims, dnnl_format_tag_any), let pa = DNNLAttributes() else { return nil }
-            var pdesc = dnnl_pooling_v2_desc_t()
-            var ps = convOut.desc, pdst = anyPooled.desc
-            let pStrides = pool.window.strides.map(Int64.init), kernel = pool.window.kernel.map(Int64.init)
-            let pDil = pool.window.dilations.map { Int64($0 - 1) }
-            let pL = pool.window.padsBegin.map(Int64.init), pR = pool.window.padsEnd.map(Int64.init)
-            guard dnnl_pooling_v2_forward_desc_init(&pdesc, dnnl_forward_inference, dnnl_pooling_max, &ps, &pdst, pStrides, kernel,
-                                                    pDil, pL, pR) == dnnl_success else { return nil }
-            var ppd: dnnl_primitive_desc_t?
-            guard dnnl_primitive_desc_create(&ppd, &pdesc, pa.handle, engine.handle, nil) == dnnl_success, let ppd,
-                  let p = DNNLPrimitive(descriptor: ppd) else { return nil }
-            pooling = p
             plainOutput = DNNLLayout(pooledDims, plainTag(rank))
+            if let plain = DNNLLayout(outDims, plainTag(rank)), convOut == plain {
+                fused = .planes
+            } else if let from = BlockedPooling.Layout(convOut.desc),
+                      let layout = DNNLLayout(pooledDims, from.isNHWC ? dnnl_nhwc : from.lanes == 8 ? dnnl_aBcd8b : dnnl_aBcd16b),
+                      let to = BlockedPooling.Layout(layout.desc), to.lanes == from.lanes, to.blocks == from.blocks {
+                fused = .channelsInner(from: from, to: to, layout: layout)
+            } else {
+                return nil  // a layout bnc's pools do not read: the caller keeps im2col
+            }
         }
         guard let plainSourceLayout = Optional(plainSource), let plainOutput else { return nil }
         return try? Kernels(images: n, convolution: conv, plainSource: plainSourceLayout, plainOutput: plainOutput,
-                            pooling: pooling, engine: engine)
+                            pool: fused, engine: engine)
     }
 
     /// The primitives for `n` images (made and cached on first use).
@@ -406,7 +433,7 @@ public final class DNNLConvolution: @unchecked Sendable {
             src = s
         }
         // Convolution.
-        let direct = k.pooling == nil && k.outputReorder == nil
+        let direct = k.pooled == nil && k.outputReorder == nil
         guard let dst = direct ? memory(4, k.plainOutput, output) : memory(2, k.destination, scratch + k.destinationOffset),
               let w = memory(5, weightLayout, weights.pointer) else { return false }
         var args = [(DNNLArgument.src, src), (DNNLArgument.weights, w), (DNNLArgument.dst, dst)]
@@ -422,9 +449,18 @@ public final class DNNLConvolution: @unchecked Sendable {
         }
         guard c.execute(k.convolution, withPad(args, k.convolution)) else { return false }
         var last = dst
-        if let pooling = k.pooling, let pooled = k.pooled {
-            guard let pd = k.outputReorder == nil ? memory(4, k.plainOutput, output) : memory(3, pooled, scratch + k.pooledOffset),
-                  c.execute(pooling, withPad([(DNNLArgument.src, dst), (DNNLArgument.dst, pd)], pooling)) else { return false }
+        if let fused = k.pool, let pooled = k.pooled, let pool {
+            let target = k.outputReorder == nil ? output : scratch + k.pooledOffset
+            let convolved = (scratch + k.destinationOffset).assumingMemoryBound(to: Float.self)
+            switch fused {
+            case .channelsInner(let from, let to, _):
+                BlockedPooling.maxPool2x2(images: k.images, outHeight: pool.outHeight, outWidth: pool.outWidth,
+                                          from: from, convolved, to: to, target.assumingMemoryBound(to: Float.self))
+            case .planes:
+                MaxPooling.forward(pool, batch: k.images, input: convolved, output: target.assumingMemoryBound(to: Float.self),
+                                   argmax: nil, parallel: false)
+            }
+            guard let pd = memory(k.outputReorder == nil ? 4 : 3, pooled, target) else { return false }
             last = pd
         }
         if let reorder = k.outputReorder {

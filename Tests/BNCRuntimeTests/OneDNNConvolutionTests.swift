@@ -133,17 +133,22 @@ import Testing
         try expectOneDNNAgrees(n.graph)
     }
 
-    /// A one-channel image is padded to the ISA's channel block (8 on AVX2, 16 on AVX-512) in
-    /// oneDNN's layouts: a 1→1 7×7 convolution of a 96×96 image takes ≥ 8·(96² + 90²)·4 ≈ 554 KB
-    /// per image in blocks, so a call takes fewer than 16 images and its buffers stay within
-    /// `callBytes`; results across several sub-batches per thread still match the reference.
+    /// A one-channel image is padded to the ISA's channel block in oneDNN's blocked layouts (8
+    /// on AVX2's jit kernels): a 1→1 7×7 convolution of a 96×96 image then writes
+    /// 8·90²·4 ≈ 259 KB per image into scratch (it reads the one-channel source as it is), so a
+    /// call takes 4 images, not 16, and its buffers stay within `callBytes`. On AVX-512 oneDNN
+    /// writes this one's NCHW directly (a scratchpad of ~512 bytes an image): 16 a call.
+    /// Results across several sub-batches per thread still match the reference.
     @Test func largeBlockedImagesTakeFewerImagesPerCall() throws {
         let g = try ConvGeometry(window: Window(input: [96, 96], kernel: [7, 7]), inChannels: 1, outChannels: 1)
         var rng = SeededRNG(seed: 5)
         let conv = try #require(DNNLConvolution(geometry: g, weight: rng.floats(49, -0.3...0.3), scale: nil, shift: nil,
                                                 activation: .relu, pool: nil))
-        #expect(conv.imagesPerCall < DNNLConvolution.subBatch, "\(conv.imagesPerCall) images per call")
-        #expect(conv.imagesPerCall >= 1)
+        #expect(conv.imagesPerCall == max(1, min(DNNLConvolution.subBatch, DNNLConvolution.callBytes / conv.bytesPerImage)))
+        if DNNL.isa == "avx2" {
+            #expect(conv.bytesPerImage >= 8 * 90 * 90 * 4, "\(conv.implementation): \(conv.bytesPerImage) bytes an image")
+            #expect(conv.imagesPerCall < DNNLConvolution.subBatch, "\(conv.imagesPerCall) images per call")
+        }
         // Buffers scale with the image count, oneDNN's scratchpad need not: within 2× of the aim.
         #expect(conv.scratchPerCall * 4 <= 2 * DNNLConvolution.callBytes || conv.imagesPerCall == 1,
                 "\(conv.scratchPerCall) floats of scratch per call")
@@ -152,5 +157,51 @@ import Testing
         n.op("Conv", ["x", "k"], "c")
         n.op("Relu", ["c"], "y")
         try expectOneDNNAgrees(n.graph)
+    }
+}
+
+/// The fused 2×2/2 pool against the same convolution unpooled, then bnc's plain max-pool
+/// (`MaxPooling.forward`). Both sides run the same convolution primitive (its output
+/// reordered exactly to NCHW, or pooled in its own layout first), and max only selects, so the
+/// results are the same bits: 12 channels (a padded last block in nChw8c/16c), odd sizes
+/// (9×11 → 4×5, floor mode), NaN in one image, 1, 5 and 20 images (two sub-batches). Which
+/// layout oneDNN writes depends on the CPU (nChw8c on AVX2, nhwc or nChw16c on AVX-512);
+/// `BlockedPoolingTests` covers each layout's loop on any CPU.
+@Suite struct OneDNNFusedPoolTests {
+    @Test func pooledMatchesConvolutionThenPool() throws {
+        let pool = try PoolGeometry(window: Window(input: [9, 11], kernel: [2, 2], strides: [2, 2]), channels: 12)
+        let g = try ConvGeometry(window: Window(input: [9, 11], kernel: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1]),
+                                 inChannels: 3, outChannels: 12)
+        var rng = SeededRNG(seed: 23)
+        let w = rng.floats(g.weightCount, -0.5...0.5), b = rng.floats(12, -0.2...0.2)
+        let pooled = try #require(DNNLConvolution(geometry: g, weight: w, scale: nil, shift: b, activation: .leakyRelu(alpha: 0.1), pool: pool))
+        let plain = try #require(DNNLConvolution(geometry: g, weight: w, scale: nil, shift: b, activation: .leakyRelu(alpha: 0.1), pool: nil))
+        let impl = try #require(pooled.poolImplementation)
+        #expect(impl.hasPrefix("bnc "), "pool kernel \(impl)")
+        for images in [1, 5, 20] {
+            var x = rng.floats(images * 3 * 99, -2...2)
+            if images == 5 { x[3 * 99 + 40] = .nan }
+            var yPooled = [Float](repeating: 0, count: images * 12 * pool.outSpatial)
+            var yConv = [Float](repeating: 0, count: images * 12 * g.outSpatial)
+            var yPlain = [Float](repeating: 0, count: yPooled.count)
+            var scratch = [Float](repeating: 0, count: max(pooled.scratchPerCall, plain.scratchPerCall))
+            #expect(pooled.forward(images: images, input: x, output: &yPooled, scratch: &scratch, parallel: false))
+            #expect(plain.forward(images: images, input: x, output: &yConv, scratch: &scratch, parallel: false))
+            MaxPooling.forward(pool, batch: images, input: yConv, output: &yPlain, argmax: nil, parallel: false)
+            let same = zip(yPooled, yPlain).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+            #expect(same, "\(images) images: the fused pool (\(impl)) differs from conv + MaxPooling.forward")
+            if images == 5 { #expect(yPooled.contains { $0.isNaN }, "the NaN did not reach the pooled output") }
+        }
+    }
+
+    /// Only the 2×2/2 pool fuses (the executor fuses no other): any other window is refused,
+    /// and the caller keeps its im2col kernel.
+    @Test func otherWindowRefused() throws {
+        let g = try ConvGeometry(window: Window(input: [9, 11], kernel: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1]),
+                                 inChannels: 3, outChannels: 12)
+        let w = try Window(input: [9, 11], kernel: [3, 3], strides: [2, 2], padsBegin: [1, 1], padsEnd: [1, 1])
+        let conv = DNNLConvolution(geometry: g, weight: [Float](repeating: 0.1, count: g.weightCount), scale: nil, shift: nil,
+                                   activation: .relu, pool: try PoolGeometry(window: w, channels: 12))
+        #expect(conv == nil)
     }
 }

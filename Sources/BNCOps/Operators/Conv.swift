@@ -106,7 +106,10 @@ struct ConvStep: Step {
         return max(own, serial ? direct.scratchPerCall : Parallel.ways * direct.scratchPerCall)
     }
 
-    var kernel: String { direct.map { "onednn \($0.implementation)" } ?? "bnc im2col" }
+    var kernel: String {
+        guard let direct else { return "bnc im2col" }
+        return "onednn \(direct.implementation)" + (direct.poolImplementation.map { ", pool \($0)" } ?? "")
+    }
 
     func compiled(_ options: PlanOptions) -> any Step {
         guard options.oneDNN, direct == nil, let w = table[weight].constant else { return self }
