@@ -185,6 +185,22 @@ final class DNNLAttributes {
 enum DNNLPostOp {
     case binary(dnnl_alg_kind_t, DNNLLayout)
     case eltwise(dnnl_alg_kind_t, alpha: Float, beta: Float)
+
+    /// oneDNN's eltwise post-op for an activation, nil where it has none (or a different one).
+    static func eltwise(for a: Activation) -> DNNLPostOp? {
+        switch a {
+        case .relu: return .eltwise(dnnl_eltwise_relu, alpha: 0, beta: 0)
+        case .leakyRelu(let alpha): return .eltwise(dnnl_eltwise_relu, alpha: alpha, beta: 0)
+        case .clip(let lo, let hi) where lo.isFinite && hi.isFinite: return .eltwise(dnnl_eltwise_clip, alpha: lo, beta: hi)
+        case .sigmoid: return .eltwise(dnnl_eltwise_logistic, alpha: 0, beta: 0)
+        case .tanh: return .eltwise(dnnl_eltwise_tanh, alpha: 0, beta: 0)
+        case .elu(let alpha): return .eltwise(dnnl_eltwise_elu, alpha: alpha, beta: 0)
+        case .swish(let alpha): return .eltwise(dnnl_eltwise_swish, alpha: alpha, beta: 0)
+        case .hardSwish: return .eltwise(dnnl_eltwise_hardswish, alpha: 0, beta: 0)
+        case .gelu(let tanh): return .eltwise(tanh ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf, alpha: 0, beta: 0)
+        default: return nil
+        }
+    }
 }
 
 /// A buffer owned by a oneDNN wrapper (reordered weights, post-op operands), 64-byte aligned.

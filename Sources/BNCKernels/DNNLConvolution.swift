@@ -160,7 +160,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         geometry = g
         self.pool = pool
         self.activation = activation
-        let eltwise = DNNLConvolution.postOp(activation)
+        let eltwise = DNNLPostOp.eltwise(for: activation)
         swiftActivation = eltwise == nil ? activation : .identity
         let rank = g.rank
         let channelDims = [1, g.outChannels] + [Int](repeating: 1, count: rank)
@@ -182,6 +182,9 @@ public final class DNNLConvolution: @unchecked Sendable {
         postOperands = operands
 
         // The primitive for `subBatch` images picks the weights' layout; the others use it.
+        // All are made for one OpenMP thread, as every call runs (their scratchpad and work
+        // split are fixed at creation by the creating thread's OpenMP setting).
+        DNNL.useThreads(1)
         guard let plainWeights = DNNLLayout(DNNLConvolution.weightDims(g), DNNLConvolution.weightTag(g)),
               let anyWeights = DNNLLayout(DNNLConvolution.weightDims(g), dnnl_format_tag_any),
               let first = DNNLConvolution.makeKernels(g, images: DNNLConvolution.subBatch, weights: anyWeights, hasBias: bias != nil,
@@ -263,22 +266,6 @@ public final class DNNLConvolution: @unchecked Sendable {
         case (1, true): return dnnl_goiw
         case (2, true): return dnnl_goihw
         default: return dnnl_goidhw
-        }
-    }
-
-    /// oneDNN's eltwise post-op for an activation, nil where it has none (or a different one).
-    static func postOp(_ a: Activation) -> DNNLPostOp? {
-        switch a {
-        case .relu: return .eltwise(dnnl_eltwise_relu, alpha: 0, beta: 0)
-        case .leakyRelu(let alpha): return .eltwise(dnnl_eltwise_relu, alpha: alpha, beta: 0)
-        case .clip(let lo, let hi) where lo.isFinite && hi.isFinite: return .eltwise(dnnl_eltwise_clip, alpha: lo, beta: hi)
-        case .sigmoid: return .eltwise(dnnl_eltwise_logistic, alpha: 0, beta: 0)
-        case .tanh: return .eltwise(dnnl_eltwise_tanh, alpha: 0, beta: 0)
-        case .elu(let alpha): return .eltwise(dnnl_eltwise_elu, alpha: alpha, beta: 0)
-        case .swish(let alpha): return .eltwise(dnnl_eltwise_swish, alpha: alpha, beta: 0)
-        case .hardSwish: return .eltwise(dnnl_eltwise_hardswish, alpha: 0, beta: 0)
-        case .gelu(let tanh): return .eltwise(tanh ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf, alpha: 0, beta: 0)
-        default: return nil
         }
     }
 

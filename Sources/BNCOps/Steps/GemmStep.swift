@@ -4,7 +4,10 @@ import BNCKernels
 /// constant weight (k, n), or (n, k) with `transB`: Gemm, and MatMul by a constant. The
 /// epilogue (Gemm's C, a following Add of a row bias, an unfolded BN, the activation)
 /// runs in one pass over each row while it is in cache. Units are consecutive rows, so a
-/// whole chunk is one product.
+/// whole chunk is one product. Once compiled with oneDNN (constant weights, scale and shift,
+/// alpha 1, and a CPU where oneDNN's inner product runs brgemm), products of two or more
+/// rows run in one `DNNLDense` (weights packed once, the epilogue as post-ops); one row
+/// (batch 1) stays OpenBLAS's split GEMV-like row product, as does any failure at run time.
 public struct GemmStep: Step {
     public let a: ValueID
     public private(set) var y: ValueID
@@ -19,6 +22,8 @@ public struct GemmStep: Step {
     public private(set) var activation: Activation = .identity
     /// Where the planner's constants are, to compose epilogues while fusing.
     let table: ValueTable
+    /// The oneDNN inner product (`compiled`), nil for OpenBLAS.
+    private(set) var direct: DNNLDense?
 
     public init(
         a: ValueID, y: ValueID, rowsPerUnit: Int, n: Int, k: Int, transB: Bool, alpha: Float, weight: ValueID,
@@ -42,6 +47,22 @@ public struct GemmStep: Step {
     public var summary: String {
         "gemm \(k)→\(n)" + (shift != nil ? " +bias" : "") + (scale != nil ? " +scale" : "")
             + (activation == .identity ? "" : " +\(activation.name)")
+    }
+
+    public func scratch(serial: Bool) -> Int {
+        guard let direct else { return 0 }
+        return serial ? direct.scratchPerCall : Parallel.ways * direct.scratchPerCall
+    }
+
+    public var kernel: String { direct.map { "onednn \($0.implementation)" } ?? "bnc" }
+
+    public func compiled(_ options: PlanOptions) -> any Step {
+        guard options.oneDNN, direct == nil, alpha == 1, let w = table[weight].constant else { return self }
+        let s = scale.map { table[$0].constant }, b = shift.map { table[$0].constant }
+        if s == .some(nil) || b == .some(nil) { return self }
+        var step = self
+        step.direct = DNNLDense(n: n, k: k, weight: w, transB: transB, scale: s ?? nil, shift: b ?? nil, activation: activation)
+        return step
     }
 
     public func fusing(_ next: any Step) -> (any Step)? {
@@ -71,6 +92,9 @@ public struct GemmStep: Step {
         let pa = frame.input(a, units.lowerBound), py = frame.pointer(y, units.lowerBound)
         let w = frame.input(weight, 0)
         let rows = units.count * rowsPerUnit
+        if rows >= 2, let direct, direct.forward(rows: rows, input: pa, output: py, scratch: frame.scratch, parallel: !serial) {
+            return
+        }
         if rows == 1 {
             GEMM.multiplyRow(transB: transB, n: n, k: k, alpha: alpha, x: pa, b: w, y: py, parallel: !serial)
         } else if serial {
