@@ -60,6 +60,27 @@ public enum DNNL {
     }
 }
 
+extension DNNL {
+    /// `count` units (images, rows) split over bnc's threads: `body(units, x, y, scratch)` on
+    /// each non-empty share, with the share's input, output and `scratchPerCall` floats of
+    /// scratch (one slice's). False when any share's body failed.
+    static func splitOverThreads(
+        _ count: Int, input x: UnsafePointer<Float>, inputStride: Int, output y: UnsafeMutablePointer<Float>, outputStride: Int,
+        scratch: UnsafeMutablePointer<Float>, scratchPerCall: Int,
+        _ body: (Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Bool
+    ) -> Bool {
+        let failures = Atomic<Int>(0)
+        Parallel.forEachSlice { slice in
+            let r = Parallel.range(slice, of: count)
+            if r.isEmpty { return }
+            if !body(r.count, x + r.lowerBound * inputStride, y + r.lowerBound * outputStride, scratch + slice * scratchPerCall) {
+                failures.add(1, ordering: .relaxed)
+            }
+        }
+        return failures.load(ordering: .relaxed) == 0
+    }
+}
+
 /// The CPU engine (one per process).
 final class DNNLEngine: @unchecked Sendable {
     let handle: dnnl_engine_t
@@ -203,6 +224,39 @@ enum DNNLPostOp {
     }
 }
 
+/// A product's epilogue as oneDNN runs it, y = act(acc·scale + shift) per output channel: the
+/// shift alone is the primitive's bias; with a scale, two binary post-ops (acc·scale, then
+/// + shift: the order of bnc's own epilogue) on operands of `channel` layout; the activation an
+/// eltwise post-op where oneDNN has it, else `swiftActivation`, applied after, in Swift.
+struct DNNLEpilogue {
+    let postOps: [DNNLPostOp]
+    /// The binary post-ops' operands, in order.
+    let operands: [DNNLBuffer]
+    let bias: DNNLBuffer?
+    /// The part of the activation left to Swift (identity when it is a post-op).
+    let swiftActivation: Activation
+
+    init(scale: [Float]?, shift: [Float]?, activation: Activation, channel: DNNLLayout) {
+        let eltwise = DNNLPostOp.eltwise(for: activation)
+        swiftActivation = eltwise == nil ? activation : .identity
+        var ops: [DNNLPostOp] = [], operands: [DNNLBuffer] = []
+        if let scale {
+            ops.append(.binary(dnnl_binary_mul, channel))
+            operands.append(DNNLBuffer(scale))
+            if let shift {
+                ops.append(.binary(dnnl_binary_add, channel))
+                operands.append(DNNLBuffer(shift))
+            }
+            bias = nil
+        } else {
+            bias = shift.map { DNNLBuffer($0) }
+        }
+        if let eltwise { ops.append(eltwise) }
+        postOps = ops
+        self.operands = operands
+    }
+}
+
 /// A buffer owned by a oneDNN wrapper (reordered weights, post-op operands), 64-byte aligned.
 final class DNNLBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
@@ -217,6 +271,24 @@ final class DNNLBuffer: @unchecked Sendable {
     convenience init(_ floats: [Float]) {
         self.init(bytes: floats.count * MemoryLayout<Float>.size)
         floats.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// `weight` in layout `plain`, reordered once into `chosen` (on this thread, one OpenMP
+    /// thread); nil when oneDNN fails.
+    static func reordered(_ weight: [Float], from plain: DNNLLayout, to chosen: DNNLLayout, engine: DNNLEngine) -> DNNLBuffer? {
+        guard let reorder = DNNLPrimitive.reorder(from: plain, to: chosen, engine: engine) else { return nil }
+        let source = DNNLBuffer(weight), target = DNNLBuffer(bytes: chosen.bytes), pad = DNNLBuffer(bytes: reorder.scratchpadBytes)
+        DNNL.useThreads(1)
+        let ok = DNNLContextPool(engine: engine).with { c -> Bool in
+            guard let from = c.memory(0, plain, source.pointer, engine: engine),
+                  let to = c.memory(1, chosen, target.pointer, engine: engine) else { return false }
+            var args = [(DNNLArgument.from, from), (DNNLArgument.to, to)]
+            if reorder.scratchpadBytes > 0, let p = c.memory(2, DNNLLayout([reorder.scratchpadBytes / 4 + 1], dnnl_a)!, pad.pointer, engine: engine) {
+                args.append((DNNLArgument.scratchpad, p))
+            }
+            return c.execute(reorder, args)
+        }
+        return ok == true ? target : nil
     }
 
     deinit { pointer.deallocate() }

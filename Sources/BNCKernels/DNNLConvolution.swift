@@ -39,9 +39,8 @@ public final class DNNLConvolution: @unchecked Sendable {
 
     public let geometry: ConvGeometry
     public let pool: PoolGeometry?
-    /// The activation, and the part of it left to Swift (identity when it is a post-op).
+    /// The activation (a post-op where oneDNN has it, else applied after, in Swift).
     public let activation: Activation
-    let swiftActivation: Activation
     /// Floats of scratch one call on one thread needs (≤ `imagesPerCall` images).
     public let scratchPerCall: Int
     /// The convolution kernel oneDNN picked, e.g. "jit:avx512_core" (for reports and tests).
@@ -54,10 +53,8 @@ public final class DNNLConvolution: @unchecked Sendable {
     private let contexts: DNNLContextPool
     private let weights: DNNLBuffer
     private let weightLayout: DNNLLayout
-    private let bias: DNNLBuffer?
-    /// Per-channel operands of the binary post-ops (scale, then shift), and their layout.
-    private let postOperands: [DNNLBuffer]
-    private let postOps: [DNNLPostOp]
+    /// Bias, post-ops and their operands, and the activation's part left to Swift.
+    private let epilogue: DNNLEpilogue
     private let cache = Mutex<[Int: Kernels]>([:])
     /// For one image on both cores: the convolution cut in two along its output channels
     /// (each half its own primitives, weights and post-op operands), one half on each of bnc's
@@ -160,26 +157,12 @@ public final class DNNLConvolution: @unchecked Sendable {
         geometry = g
         self.pool = pool
         self.activation = activation
-        let eltwise = DNNLPostOp.eltwise(for: activation)
-        swiftActivation = eltwise == nil ? activation : .identity
         let rank = g.rank
         let channelDims = [1, g.outChannels] + [Int](repeating: 1, count: rank)
         guard let channel = DNNLLayout(channelDims, DNNLConvolution.plainTag(rank)) else { return nil }
-        var ops: [DNNLPostOp] = [], operands: [DNNLBuffer] = []
-        if let scale {
-            ops.append(.binary(dnnl_binary_mul, channel))
-            operands.append(DNNLBuffer(scale))
-            if let shift {
-                ops.append(.binary(dnnl_binary_add, channel))
-                operands.append(DNNLBuffer(shift))
-            }
-            bias = nil
-        } else {
-            bias = shift.map { DNNLBuffer($0) }
-        }
-        if let eltwise { ops.append(eltwise) }
-        postOps = ops
-        postOperands = operands
+        let epilogue = DNNLEpilogue(scale: scale, shift: shift, activation: activation, channel: channel)
+        self.epilogue = epilogue
+        let ops = epilogue.postOps, bias = epilogue.bias
 
         // The primitive for `subBatch` images picks the weights' layout; the others use it.
         // All are made for one OpenMP thread, as every call runs (their scratchpad and work
@@ -191,23 +174,8 @@ public final class DNNLConvolution: @unchecked Sendable {
                                                       postOps: ops, pool: pool, engine: engine),
               let chosen = first.convolution.layout(dnnl_query_weights_md) else { return nil }
         weightLayout = chosen
-        let reordered = DNNLBuffer(bytes: chosen.bytes)
+        guard let reordered = DNNLBuffer.reordered(weight, from: plainWeights, to: chosen, engine: engine) else { return nil }
         weights = reordered
-        // Reorder the weights once.
-        let source = DNNLBuffer(weight)
-        guard let reorder = DNNLPrimitive.reorder(from: plainWeights, to: chosen, engine: engine) else { return nil }
-        let pad = DNNLBuffer(bytes: reorder.scratchpadBytes)
-        DNNL.useThreads(1)
-        let ok = DNNLContextPool(engine: engine).with { c -> Bool in
-            guard let from = c.memory(0, plainWeights, source.pointer, engine: engine),
-                  let to = c.memory(1, chosen, reordered.pointer, engine: engine) else { return false }
-            var args = [(DNNLArgument.from, from), (DNNLArgument.to, to)]
-            if reorder.scratchpadBytes > 0, let p = c.memory(2, DNNLLayout([reorder.scratchpadBytes / 4 + 1], dnnl_a)!, pad.pointer, engine: engine) {
-                args.append((DNNLArgument.scratchpad, p))
-            }
-            return c.execute(reorder, args)
-        }
-        guard ok == true else { return nil }
         implementation = first.convolution.implementation
         poolImplementation = first.pool?.name
         // Halves along the output channels, the first a multiple of 16 (oneDNN's channel block).
@@ -316,8 +284,8 @@ public final class DNNLConvolution: @unchecked Sendable {
     /// The primitives for `n` images (made and cached on first use).
     private func kernels(_ n: Int) -> Kernels? {
         if let k = cache.withLock({ $0[n] }) { return k }
-        guard let k = DNNLConvolution.makeKernels(geometry, images: n, weights: weightLayout, hasBias: bias != nil,
-                                                  postOps: postOps, pool: pool, engine: engine),
+        guard let k = DNNLConvolution.makeKernels(geometry, images: n, weights: weightLayout, hasBias: epilogue.bias != nil,
+                                                  postOps: epilogue.postOps, pool: pool, engine: engine),
               k.bytes <= scratchPerCall * 4 - 64 else { return nil }
         cache.withLock { $0[n] = k }
         return k
@@ -347,17 +315,10 @@ public final class DNNLConvolution: @unchecked Sendable {
             return failures.load(ordering: .relaxed) == 0
         }
         if parallel && images >= 2 && Parallel.isEnabled {
-            let failures = Atomic<Int>(0)
-            let p = Pointers(x: x, y: y, scratch: scratch)
-            Parallel.forEachSlice { slice in
-                let r = Parallel.range(slice, of: images)
-                if r.isEmpty { return }
-                if !self.forwardSerial(images: r.count, input: p.x + r.lowerBound * inCount, output: p.y + r.lowerBound * outCount,
-                                       scratch: p.scratch + slice * self.scratchPerCall) {
-                    failures.add(1, ordering: .relaxed)
-                }
+            return DNNL.splitOverThreads(images, input: x, inputStride: inCount, output: y, outputStride: outCount, scratch: scratch,
+                                         scratchPerCall: scratchPerCall) { n, x, y, scratch in
+                forwardSerial(images: n, input: x, output: y, scratch: scratch)
             }
-            return failures.load(ordering: .relaxed) == 0
         }
         // One image of a convolution too small to halve runs on this thread alone. oneDNN on
         // two OpenMP threads (bnc's worker parked) was measured 3000× slower at batch 1 on
@@ -391,7 +352,7 @@ public final class DNNLConvolution: @unchecked Sendable {
             guard ok == true else { return false }
             first += n
         }
-        if swiftActivation != .identity { swiftActivation.forwardInPlace(y, count: images * outCount) }
+        if epilogue.swiftActivation != .identity { epilogue.swiftActivation.forwardInPlace(y, count: images * outCount) }
         return true
     }
 
@@ -424,12 +385,12 @@ public final class DNNLConvolution: @unchecked Sendable {
         guard let dst = direct ? memory(4, k.plainOutput, output) : memory(2, k.destination, scratch + k.destinationOffset),
               let w = memory(5, weightLayout, weights.pointer) else { return false }
         var args = [(DNNLArgument.src, src), (DNNLArgument.weights, w), (DNNLArgument.dst, dst)]
-        if let bias {
+        if let bias = epilogue.bias {
             guard let b = memory(6, DNNLLayout([geometry.outChannels], dnnl_x)!, bias.pointer) else { return false }
             args.append((DNNLArgument.bias, b))
         }
         let channel = DNNLLayout([1, geometry.outChannels] + [Int](repeating: 1, count: geometry.rank), DNNLConvolution.plainTag(geometry.rank))!
-        for (i, operand) in postOperands.enumerated() {
+        for (i, operand) in epilogue.operands.enumerated() {
             guard let m = memory(slot, channel, operand.pointer) else { return false }
             args.append((DNNLArgument.postOpOperand(i), m))
             slot += 1

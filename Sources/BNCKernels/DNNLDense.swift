@@ -22,7 +22,6 @@ public final class DNNLDense: @unchecked Sendable {
 
     public let n: Int, k: Int
     public let activation: Activation
-    let swiftActivation: Activation
     /// Floats of scratch one call on one thread needs.
     public let scratchPerCall: Int
     /// The inner-product kernel oneDNN picked, e.g. "brgemm:avx512_core".
@@ -32,9 +31,8 @@ public final class DNNLDense: @unchecked Sendable {
     private let contexts: DNNLContextPool
     private let weights: DNNLBuffer
     private let weightLayout: DNNLLayout
-    private let bias: DNNLBuffer?
-    private let postOperands: [DNNLBuffer]
-    private let postOps: [DNNLPostOp]
+    /// Bias, post-ops and their operands, and the activation's part left to Swift.
+    private let epilogue: DNNLEpilogue
     private let channel: DNNLLayout
     private let cache = Mutex<[Int: DNNLPrimitive]>([:])
 
@@ -51,23 +49,9 @@ public final class DNNLDense: @unchecked Sendable {
         self.activation = activation
         self.channel = channel
         contexts = DNNLContextPool(engine: engine)
-        let eltwise = DNNLPostOp.eltwise(for: activation)
-        swiftActivation = eltwise == nil ? activation : .identity
-        var ops: [DNNLPostOp] = [], operands: [DNNLBuffer] = []
-        if let scale {
-            ops.append(.binary(dnnl_binary_mul, channel))
-            operands.append(DNNLBuffer(scale))
-            if let shift {
-                ops.append(.binary(dnnl_binary_add, channel))
-                operands.append(DNNLBuffer(shift))
-            }
-            bias = nil
-        } else {
-            bias = shift.map { DNNLBuffer($0) }
-        }
-        if let eltwise { ops.append(eltwise) }
-        postOps = ops
-        postOperands = operands
+        let epilogue = DNNLEpilogue(scale: scale, shift: shift, activation: activation, channel: channel)
+        self.epilogue = epilogue
+        let ops = epilogue.postOps, bias = epilogue.bias
 
         // Primitives are made for one OpenMP thread, as every call runs (their scratchpad and
         // work split are fixed at creation by the creating thread's OpenMP setting).
@@ -79,9 +63,8 @@ public final class DNNLDense: @unchecked Sendable {
               let chosen = first.layout(dnnl_query_weights_md) else { return nil }
         implementation = first.implementation
         weightLayout = chosen
-        let reordered = DNNLBuffer(bytes: chosen.bytes)
+        guard let reordered = DNNLBuffer.reordered(weight, from: plainWeights, to: chosen, engine: engine) else { return nil }
         weights = reordered
-        guard DNNLDense.reorderOnce(weight, from: plainWeights, to: chosen, into: reordered, engine: engine) else { return nil }
         // oneDNN's scratchpad may grow with the rows; twice the largest of 1 and `rowsPerCall`
         // rows leaves room (a count that needs more runs GEMM instead).
         let one = DNNLDense.makePrimitive(rows: 1, n: n, k: k, weights: chosen, hasBias: bias != nil, postOps: ops, engine: engine)
@@ -90,22 +73,6 @@ public final class DNNLDense: @unchecked Sendable {
             $0[DNNLDense.rowsPerCall] = first
             if let one { $0[1] = one }
         }
-    }
-
-    private static func reorderOnce(_ weight: [Float], from plain: DNNLLayout, to chosen: DNNLLayout, into target: DNNLBuffer,
-                                    engine: DNNLEngine) -> Bool {
-        guard let reorder = DNNLPrimitive.reorder(from: plain, to: chosen, engine: engine) else { return false }
-        let source = DNNLBuffer(weight), pad = DNNLBuffer(bytes: reorder.scratchpadBytes)
-        DNNL.useThreads(1)
-        return DNNLContextPool(engine: engine).with { c -> Bool in
-            guard let from = c.memory(0, plain, source.pointer, engine: engine),
-                  let to = c.memory(1, chosen, target.pointer, engine: engine) else { return false }
-            var args = [(DNNLArgument.from, from), (DNNLArgument.to, to)]
-            if reorder.scratchpadBytes > 0, let p = c.memory(2, DNNLLayout([reorder.scratchpadBytes / 4 + 1], dnnl_a)!, pad.pointer, engine: engine) {
-                args.append((DNNLArgument.scratchpad, p))
-            }
-            return c.execute(reorder, args)
-        } == true
     }
 
     private static func makePrimitive(rows: Int, n: Int, k: Int, weights: DNNLLayout, hasBias: Bool, postOps: [DNNLPostOp],
@@ -127,7 +94,7 @@ public final class DNNLDense: @unchecked Sendable {
     /// or it would need more scratch than `scratchPerCall`.
     private func primitive(_ rows: Int) -> DNNLPrimitive? {
         if let p = cache.withLock({ $0[rows] }) { return p }
-        guard let p = DNNLDense.makePrimitive(rows: rows, n: n, k: k, weights: weightLayout, hasBias: bias != nil, postOps: postOps,
+        guard let p = DNNLDense.makePrimitive(rows: rows, n: n, k: k, weights: weightLayout, hasBias: epilogue.bias != nil, postOps: epilogue.postOps,
                                               engine: engine),
               p.layout(dnnl_query_weights_md) == weightLayout, p.scratchpadBytes <= scratchPerCall * 4 - 64 else { return nil }
         cache.withLock { $0[rows] = p }
@@ -141,23 +108,12 @@ public final class DNNLDense: @unchecked Sendable {
     public func forward(rows: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, parallel: Bool) -> Bool {
         if parallel && Parallel.isEnabled && rows >= 2 * Parallel.ways && rows * n * k >= GEMM.parallelThreshold {
-            let failures = Atomic<Int>(0)
-            let p = Pointers(x: x, y: y, scratch: scratch)
-            Parallel.forEachSlice { slice in
-                let r = Parallel.range(slice, of: rows)
-                if r.isEmpty { return }
-                if !self.forwardSerial(rows: r.count, input: p.x + r.lowerBound * self.k, output: p.y + r.lowerBound * self.n,
-                                       scratch: p.scratch + slice * self.scratchPerCall) {
-                    failures.add(1, ordering: .relaxed)
-                }
+            return DNNL.splitOverThreads(rows, input: x, inputStride: k, output: y, outputStride: n, scratch: scratch,
+                                         scratchPerCall: scratchPerCall) { m, x, y, scratch in
+                forwardSerial(rows: m, input: x, output: y, scratch: scratch)
             }
-            return failures.load(ordering: .relaxed) == 0
         }
         return forwardSerial(rows: rows, input: x, output: y, scratch: scratch)
-    }
-
-    private struct Pointers: @unchecked Sendable {
-        let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     }
 
     private func forwardSerial(rows: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>,
@@ -175,7 +131,7 @@ public final class DNNLDense: @unchecked Sendable {
                       let dst = c.memory(1, DNNLLayout([m, n], dnnl_ab)!, UnsafeMutableRawPointer(y + first * n), engine: engine),
                       let w = c.memory(2, weightLayout, weights.pointer, engine: engine) else { return false }
                 var args = [(DNNLArgument.src, src), (DNNLArgument.weights, w), (DNNLArgument.dst, dst)]
-                if let bias {
+                if let bias = epilogue.bias {
                     guard let b = c.memory(3, DNNLLayout([n], dnnl_x)!, bias.pointer, engine: engine) else { return false }
                     args.append((DNNLArgument.bias, b))
                 }
@@ -183,7 +139,7 @@ public final class DNNLDense: @unchecked Sendable {
                     guard let s = c.memory(4, DNNLLayout([p.scratchpadBytes / 4 + 1], dnnl_a)!, pad, engine: engine) else { return false }
                     args.append((DNNLArgument.scratchpad, s))
                 }
-                for (i, operand) in postOperands.enumerated() {
+                for (i, operand) in epilogue.operands.enumerated() {
                     guard let o = c.memory(5 + i, channel, operand.pointer, engine: engine) else { return false }
                     args.append((DNNLArgument.postOpOperand(i), o))
                 }
@@ -192,7 +148,7 @@ public final class DNNLDense: @unchecked Sendable {
             guard ok == true else { return false }
             first += m
         }
-        if swiftActivation != .identity { swiftActivation.forwardInPlace(y, count: rows * n) }
+        if epilogue.swiftActivation != .identity { epilogue.swiftActivation.forwardInPlace(y, count: rows * n) }
         return true
     }
 }
