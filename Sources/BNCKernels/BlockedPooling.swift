@@ -21,34 +21,6 @@ enum BlockedPooling {
         let image: Int, block: Int, row: Int
         /// nhwc: all channels in one block (`block` stride 0).
         var isNHWC: Bool { block == 0 }
-
-        init(lanes: Int, blocks: Int, image: Int, block: Int, row: Int) {
-            (self.lanes, self.blocks, self.image, self.block, self.row) = (lanes, blocks, image, block, row)
-        }
-
-        /// The layout of `desc` when it is f32 (N, C, H, W) in one inner block of 8 or 16
-        /// channels (nChw8c, nChw16c) or nhwc, no offsets; nil for any other (plain NCHW,
-        /// two-level blocks, a sub-tensor).
-        init?(_ desc: dnnl_memory_desc_t) {
-            var d = desc
-            guard d.ndims == 4, d.data_type == dnnl_f32, d.format_kind == dnnl_blocked, d.offset0 == 0 else { return nil }
-            let offsets = withUnsafeBytes(of: &d.padded_offsets) { Array($0.bindMemory(to: Int64.self).prefix(4)) }
-            guard offsets.allSatisfy({ $0 == 0 }) else { return nil }
-            let b = d.format_desc.blocking
-            let s = [b.strides.0, b.strides.1, b.strides.2, b.strides.3].map(Int.init)
-            let c = Int(d.padded_dims.1), h = Int(d.padded_dims.2), w = Int(d.padded_dims.3)
-            if b.inner_nblks == 1 {
-                let lanes = Int(b.inner_blks.0)
-                guard b.inner_idxs.0 == 1, lanes == 8 || lanes == 16, c % lanes == 0, s[3] == lanes, s[2] == w * lanes,
-                      s[1] >= h * w * lanes, s[0] >= c / lanes * s[1] else { return nil }
-                self.init(lanes: lanes, blocks: c / lanes, image: s[0], block: s[1], row: s[2])
-            } else if b.inner_nblks == 0 {
-                guard s[1] == 1, s[3] == c, s[2] == w * c, s[0] >= h * w * c else { return nil }
-                self.init(lanes: c, blocks: 1, image: s[0], block: 0, row: s[2])
-            } else {
-                return nil
-            }
-        }
     }
 
     /// y = the 2×2/2 max-pool of x, both in channel-innermost layouts with the same lanes and
@@ -85,6 +57,32 @@ enum BlockedPooling {
             let m0 = a[l] > a1[l] ? a[l] : a1[l]
             let m1 = b[l] > b1[l] ? b[l] : b1[l]
             y[l] = m1 > m0 ? m1 : m0
+        }
+    }
+}
+
+extension BlockedPooling.Layout {
+    /// The layout of `desc` when it is f32 (N, C, H, W) in one inner block of 8 or 16
+    /// channels (nChw8c, nChw16c) or nhwc, no offsets; nil for any other (plain NCHW,
+    /// two-level blocks, a sub-tensor).
+    init?(_ desc: dnnl_memory_desc_t) {
+        var d = desc
+        guard d.ndims == 4, d.data_type == dnnl_f32, d.format_kind == dnnl_blocked, d.offset0 == 0 else { return nil }
+        let offsets = withUnsafeBytes(of: &d.padded_offsets) { Array($0.bindMemory(to: Int64.self).prefix(4)) }
+        guard offsets.allSatisfy({ $0 == 0 }) else { return nil }
+        let b = d.format_desc.blocking
+        let s = [b.strides.0, b.strides.1, b.strides.2, b.strides.3].map(Int.init)
+        let c = Int(d.padded_dims.1), h = Int(d.padded_dims.2), w = Int(d.padded_dims.3)
+        if b.inner_nblks == 1 {
+            let lanes = Int(b.inner_blks.0)
+            guard b.inner_idxs.0 == 1, lanes == 8 || lanes == 16, c % lanes == 0, s[3] == lanes, s[2] == w * lanes,
+                  s[1] >= h * w * lanes, s[0] >= c / lanes * s[1] else { return nil }
+            self.init(lanes: lanes, blocks: c / lanes, image: s[0], block: s[1], row: s[2])
+        } else if b.inner_nblks == 0 {
+            guard s[1] == 1, s[3] == c, s[2] == w * c, s[0] >= h * w * c else { return nil }
+            self.init(lanes: c, blocks: 1, image: s[0], block: 0, row: s[2])
+        } else {
+            return nil
         }
     }
 }
