@@ -41,8 +41,12 @@ public final class DNNLConvolution: @unchecked Sendable {
     public let pool: PoolGeometry?
     /// The activation (a post-op where oneDNN has it, else applied after, in Swift).
     public let activation: Activation
+    /// The order of x and of y.
+    public let input: ActivationOrder, output: ActivationOrder
     /// Floats of scratch one call on one thread needs (≤ `imagesPerCall` images).
     public let scratchPerCall: Int
+    /// Floats of one image's output (pooled when `pool`).
+    public var outputPerImage: Int { geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial) }
     /// The convolution kernel oneDNN picked, e.g. "jit:avx512_core" (for reports and tests).
     public let implementation: String
     /// The fused pool's kernel and the layout it runs on: "bnc nChw8c", "bnc nChw16c",
@@ -67,30 +71,32 @@ public final class DNNLConvolution: @unchecked Sendable {
     final class Kernels: @unchecked Sendable {
         let images: Int
         let convolution: DNNLPrimitive
-        let plainSource: DNNLLayout, source: DNNLLayout, destination: DNNLLayout
+        /// The layouts bnc hands in and takes out (planes or channels-last, `input`/`output`),
+        /// the primitive's own source and output layouts.
+        let outerSource: DNNLLayout, source: DNNLLayout, destination: DNNLLayout
         let sourceReorder: DNNLPrimitive?
         /// The fused pool (how it runs) and its output's layout.
         let pool: Pool?
         let pooled: DNNLLayout?
-        let plainOutput: DNNLLayout
+        let outerOutput: DNNLLayout
         let outputReorder: DNNLPrimitive?
         /// Byte offsets in the scratch: blocked source, convolution output, pooled output,
         /// scratchpad; and the total.
         let sourceOffset: Int, destinationOffset: Int, pooledOffset: Int, scratchpadOffset: Int, bytes: Int
 
-        init(images: Int, convolution: DNNLPrimitive, plainSource: DNNLLayout, plainOutput: DNNLLayout,
+        init(images: Int, convolution: DNNLPrimitive, outerSource: DNNLLayout, outerOutput: DNNLLayout,
              pool: Pool?, engine: DNNLEngine) throws(KernelShapeError) {
             self.images = images
             self.convolution = convolution
-            self.plainSource = plainSource
-            self.plainOutput = plainOutput
+            self.outerSource = outerSource
+            self.outerOutput = outerOutput
             guard let src = convolution.layout(dnnl_query_src_md), let dst = convolution.layout(dnnl_query_dst_md) else {
                 throw KernelShapeError("oneDNN gave no layouts")
             }
             source = src
             destination = dst
-            if src != plainSource {
-                guard let r = DNNLPrimitive.reorder(from: plainSource, to: src, engine: engine) else { throw KernelShapeError("no source reorder") }
+            if src != outerSource {
+                guard let r = DNNLPrimitive.reorder(from: outerSource, to: src, engine: engine) else { throw KernelShapeError("no source reorder") }
                 sourceReorder = r
             } else {
                 sourceReorder = nil
@@ -98,12 +104,12 @@ public final class DNNLConvolution: @unchecked Sendable {
             self.pool = pool
             switch pool {
             case .channelsInner(_, _, let layout)?: pooled = layout
-            case .planes?: pooled = plainOutput
+            case .planes(let layout)?: pooled = layout
             case nil: pooled = nil
             }
             let last = pooled ?? dst
-            if last != plainOutput {
-                guard let r = DNNLPrimitive.reorder(from: last, to: plainOutput, engine: engine) else { throw KernelShapeError("no output reorder") }
+            if last != outerOutput {
+                guard let r = DNNLPrimitive.reorder(from: last, to: outerOutput, engine: engine) else { throw KernelShapeError("no output reorder") }
                 outputReorder = r
             } else {
                 outputReorder = nil
@@ -124,10 +130,10 @@ public final class DNNLConvolution: @unchecked Sendable {
         }
 
         /// How a fused pool runs: on a channel-innermost output (`BlockedPooling`, into
-        /// `layout`, the same blocks), or on a plain NCHW one (`MaxPooling`, into NCHW).
+        /// `layout`, the same blocks), or on a plain NCHW one (`MaxPooling`, into NCHW `layout`).
         enum Pool {
             case channelsInner(from: BlockedPooling.Layout, to: BlockedPooling.Layout, layout: DNNLLayout)
-            case planes
+            case planes(DNNLLayout)
 
             var name: String {
                 switch self {
@@ -140,13 +146,16 @@ public final class DNNLConvolution: @unchecked Sendable {
 
     /// nil when oneDNN has no primitive for this convolution (the caller keeps im2col).
     /// `weight` (M, C/G, k…) row-major; `scale`, `shift` per output channel (nil: 1, 0).
+    /// `input`, `output`: the order of x and y (bnc's planes, or channels-last inside a chain
+    /// of convolutions).
     public convenience init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
-                             pool: PoolGeometry?) {
-        self.init(geometry: g, weight: weight, scale: scale, shift: shift, activation: activation, pool: pool, splits: true)
+                             pool: PoolGeometry?, input: ActivationOrder = .planes, output: ActivationOrder = .planes) {
+        self.init(geometry: g, weight: weight, scale: scale, shift: shift, activation: activation, pool: pool,
+                  input: input, output: output, splits: true)
     }
 
     private init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
-                  pool: PoolGeometry?, splits: Bool) {
+                  pool: PoolGeometry?, input: ActivationOrder, output: ActivationOrder, splits: Bool) {
         guard let engine = DNNL.engine, weight.count == g.weightCount,
               scale.map({ $0.count == g.outChannels }) ?? true, shift.map({ $0.count == g.outChannels }) ?? true else { return nil }
         if let pool, !pool.isPlain2x2 || g.rank != 2 || pool.channels != g.outChannels || Array(pool.window.input) != g.window.output {
@@ -157,6 +166,8 @@ public final class DNNLConvolution: @unchecked Sendable {
         geometry = g
         self.pool = pool
         self.activation = activation
+        self.input = input
+        self.output = output
         let rank = g.rank
         let channelDims = [1, g.outChannels] + [Int](repeating: 1, count: rank)
         guard let channel = DNNLLayout(channelDims, DNNLConvolution.plainTag(rank)) else { return nil }
@@ -171,7 +182,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         guard let plainWeights = DNNLLayout(DNNLConvolution.weightDims(g), DNNLConvolution.weightTag(g)),
               let anyWeights = DNNLLayout(DNNLConvolution.weightDims(g), dnnl_format_tag_any),
               let first = DNNLConvolution.makeKernels(g, images: DNNLConvolution.subBatch, weights: anyWeights, hasBias: bias != nil,
-                                                      postOps: ops, pool: pool, engine: engine),
+                                                      postOps: ops, pool: pool, input: input, output: output, engine: engine),
               let chosen = first.convolution.layout(dnnl_query_weights_md) else { return nil }
         weightLayout = chosen
         guard let reordered = DNNLBuffer.reordered(weight, from: plainWeights, to: chosen, engine: engine) else { return nil }
@@ -189,7 +200,7 @@ public final class DNNLConvolution: @unchecked Sendable {
                       let hp = pool.map({ try? PoolGeometry(window: $0.window, channels: hi - lo) }) ?? .some(nil),
                       let half = DNNLConvolution(geometry: hg, weight: Array(weight[(lo * rows)..<(hi * rows)]),
                                                  scale: scale.map { Array($0[lo..<hi]) }, shift: shift.map { Array($0[lo..<hi]) },
-                                                 activation: activation, pool: hp, splits: false) else {
+                                                 activation: activation, pool: hp, input: input, output: output, splits: false) else {
                     parts = nil
                     break
                 }
@@ -206,18 +217,51 @@ public final class DNNLConvolution: @unchecked Sendable {
             sized = first
         } else {
             guard let k = DNNLConvolution.makeKernels(g, images: count, weights: chosen, hasBias: bias != nil, postOps: ops,
-                                                      pool: pool, engine: engine) else { return nil }
+                                                      pool: pool, input: input, output: output, engine: engine) else { return nil }
             sized = k
         }
         imagesPerCall = count
         bytesPerImage = perImage
-        scratchPerCall = max((sized.bytes + 63) / 4 + 16, parts?.map(\.scratchPerCall).max() ?? 0)
+        // A half writing channels-last makes its part of the output in the scratch (after
+        // its own), then puts it in place (`ChannelsLast.place`).
+        let halfScratch = parts?.map { $0.scratchPerCall + (output == .channelsLast ? $0.outputPerImage + 16 : 0) }.max() ?? 0
+        scratchPerCall = max((sized.bytes + 63) / 4 + 16, halfScratch)
         cache.withLock { $0[count] = sized }
     }
+
+    /// Whether oneDNN's convolutions on this CPU work channels-last: its AVX-512 kernels
+    /// (brgconv) pick nhwc for f32 activations, its AVX2 ones nChw8c blocks, which bnc's
+    /// elementwise steps cannot share. Probed once with a 3×3 64→64 convolution over 14×14,
+    /// the kind chains are made of; false without oneDNN.
+    public static let worksChannelsLast: Bool = {
+        guard let engine = DNNL.engine, let x = DNNLLayout([16, 64, 14, 14], dnnl_format_tag_any),
+              let w = DNNLLayout([64, 64, 3, 3], dnnl_format_tag_any), let nhwc = DNNLLayout([16, 64, 14, 14], dnnl_nhwc),
+              let attr = DNNLAttributes() else { return false }
+        DNNL.useThreads(1)
+        var desc = dnnl_convolution_desc_t()
+        var src = x.desc, wei = w.desc, dst = x.desc
+        let one: [Int64] = [1, 1], zero: [Int64] = [0, 0]
+        guard dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, nil, &dst,
+                                                         one, zero, one, one) == dnnl_success else { return false }
+        var pd: dnnl_primitive_desc_t?
+        guard dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine.handle, nil) == dnnl_success, let pd else { return false }
+        defer { dnnl_primitive_desc_destroy(pd) }
+        guard let s = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), let d = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)
+        else { return false }
+        return DNNLLayout(s.pointee) == nhwc && DNNLLayout(d.pointee) == nhwc
+    }()
 
     /// NC(D)HW, NC(H)W… plain tags by spatial rank.
     static func plainTag(_ rank: Int) -> dnnl_format_tag_t {
         rank == 1 ? dnnl_ncw : rank == 2 ? dnnl_nchw : dnnl_ncdhw
+    }
+
+    /// The tag of activations in `order` by spatial rank: planes NC(D)HW, channels-last N(D)HWC.
+    static func tag(_ rank: Int, _ order: ActivationOrder) -> dnnl_format_tag_t {
+        switch order {
+        case .planes: return plainTag(rank)
+        case .channelsLast: return rank == 1 ? dnnl_nwc : rank == 2 ? dnnl_nhwc : dnnl_ndhwc
+        }
     }
 
     static func weightDims(_ g: ConvGeometry) -> [Int] {
@@ -239,11 +283,11 @@ public final class DNNLConvolution: @unchecked Sendable {
 
     private static func makeKernels(
         _ g: ConvGeometry, images n: Int, weights: DNNLLayout, hasBias: Bool, postOps: [DNNLPostOp], pool: PoolGeometry?,
-        engine: DNNLEngine
+        input: ActivationOrder, output: ActivationOrder, engine: DNNLEngine
     ) -> Kernels? {
         let rank = g.rank
         let inDims = [n, g.inChannels] + Array(g.window.input), outDims = [n, g.outChannels] + Array(g.window.output)
-        guard let plainSource = DNNLLayout(inDims, plainTag(rank)), let anySource = DNNLLayout(inDims, dnnl_format_tag_any),
+        guard let outerSource = DNNLLayout(inDims, tag(rank, input)), let anySource = DNNLLayout(inDims, dnnl_format_tag_any),
               let anyOutput = DNNLLayout(outDims, dnnl_format_tag_any), let biasLayout = DNNLLayout([g.outChannels], dnnl_x),
               let attr = DNNLAttributes(), attr.setPostOps(postOps) else { return nil }
         let strides = g.window.strides.map(Int64.init)
@@ -261,13 +305,13 @@ public final class DNNLConvolution: @unchecked Sendable {
         guard dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine.handle, nil) == dnnl_success, let pd,
               let conv = DNNLPrimitive(descriptor: pd) else { return nil }
         var fused: Kernels.Pool?
-        var plainOutput = DNNLLayout(outDims, plainTag(rank))
+        var outerOutput = DNNLLayout(outDims, tag(rank, output))
         if let pool {
             guard let convOut = conv.layout(dnnl_query_dst_md) else { return nil }
             let pooledDims = [n, g.outChannels] + Array(pool.window.output)
-            plainOutput = DNNLLayout(pooledDims, plainTag(rank))
-            if let plain = DNNLLayout(outDims, plainTag(rank)), convOut == plain {
-                fused = .planes
+            outerOutput = DNNLLayout(pooledDims, tag(rank, output))
+            if let plain = DNNLLayout(outDims, plainTag(rank)), convOut == plain, let planes = DNNLLayout(pooledDims, plainTag(rank)) {
+                fused = .planes(planes)
             } else if let from = BlockedPooling.Layout(convOut.desc),
                       let layout = DNNLLayout(pooledDims, from.isNHWC ? dnnl_nhwc : from.lanes == 8 ? dnnl_aBcd8b : dnnl_aBcd16b),
                       let to = BlockedPooling.Layout(layout.desc), to.lanes == from.lanes, to.blocks == from.blocks {
@@ -276,8 +320,8 @@ public final class DNNLConvolution: @unchecked Sendable {
                 return nil  // a layout bnc's pools do not read: the caller keeps im2col
             }
         }
-        guard let plainSourceLayout = Optional(plainSource), let plainOutput else { return nil }
-        return try? Kernels(images: n, convolution: conv, plainSource: plainSourceLayout, plainOutput: plainOutput,
+        guard let outerSourceLayout = Optional(outerSource), let outerOutput else { return nil }
+        return try? Kernels(images: n, convolution: conv, outerSource: outerSourceLayout, outerOutput: outerOutput,
                             pool: fused, engine: engine)
     }
 
@@ -285,7 +329,7 @@ public final class DNNLConvolution: @unchecked Sendable {
     private func kernels(_ n: Int) -> Kernels? {
         if let k = cache.withLock({ $0[n] }) { return k }
         guard let k = DNNLConvolution.makeKernels(geometry, images: n, weights: weightLayout, hasBias: epilogue.bias != nil,
-                                                  postOps: epilogue.postOps, pool: pool, engine: engine),
+                                                  postOps: epilogue.postOps, pool: pool, input: input, output: output, engine: engine),
               k.bytes <= scratchPerCall * 4 - 64 else { return nil }
         cache.withLock { $0[n] = k }
         return k
@@ -301,16 +345,29 @@ public final class DNNLConvolution: @unchecked Sendable {
         scratch: UnsafeMutablePointer<Float>, parallel: Bool
     ) -> Bool {
         let inCount = geometry.inChannels * geometry.inSpatial
-        let outCount = geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial)
+        let outCount = outputPerImage
         if parallel && images == 1 && Parallel.isEnabled, let halves {
             let failures = Atomic<Int>(0)
             let p = Pointers(x: x, y: y, scratch: scratch)
-            let second = firstHalfChannels * (pool?.outSpatial ?? geometry.outSpatial)
+            let spatial = pool?.outSpatial ?? geometry.outSpatial
             Parallel.forEachSlice { slice in
-                if !halves[slice].forwardSerial(images: 1, input: p.x, output: p.y + (slice == 0 ? 0 : second),
-                                                scratch: p.scratch + slice * self.scratchPerCall) {
-                    failures.add(1, ordering: .relaxed)
+                let half = halves[slice], scratch = p.scratch + slice * self.scratchPerCall
+                let first = slice == 0 ? 0 : self.firstHalfChannels
+                let ok: Bool
+                switch self.output {
+                case .planes:
+                    ok = half.forwardSerial(images: 1, input: p.x, output: p.y + first * spatial, scratch: scratch)
+                case .channelsLast:
+                    // In channels-last order the halves' channels interleave: each half is made
+                    // whole after the half's own scratch, then put in place.
+                    let part = scratch + half.scratchPerCall
+                    ok = half.forwardSerial(images: 1, input: p.x, output: part, scratch: scratch)
+                    if ok {
+                        ChannelsLast.place(part, part: half.geometry.outChannels, spatial: spatial, into: p.y,
+                                           channels: self.geometry.outChannels, first: first)
+                    }
                 }
+                if !ok { failures.add(1, ordering: .relaxed) }
             }
             return failures.load(ordering: .relaxed) == 0
         }
@@ -337,7 +394,7 @@ public final class DNNLConvolution: @unchecked Sendable {
     ) -> Bool {
         DNNL.useThreads(1)
         let inCount = geometry.inChannels * geometry.inSpatial
-        let outCount = geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial)
+        let outCount = outputPerImage
         // 64-byte aligned base of this call's scratch.
         let raw = UnsafeMutableRawPointer(scratch)
         let base = raw + ((64 - Int(bitPattern: raw) % 64) % 64)
@@ -373,16 +430,16 @@ public final class DNNLConvolution: @unchecked Sendable {
         // Source.
         var src: dnnl_memory_t
         if let reorder = k.sourceReorder {
-            guard let from = memory(0, k.plainSource, input), let to = memory(1, k.source, scratch + k.sourceOffset),
+            guard let from = memory(0, k.outerSource, input), let to = memory(1, k.source, scratch + k.sourceOffset),
                   c.execute(reorder, withPad([(DNNLArgument.from, from), (DNNLArgument.to, to)], reorder)) else { return false }
             src = to
         } else {
-            guard let s = memory(0, k.plainSource, input) else { return false }
+            guard let s = memory(0, k.outerSource, input) else { return false }
             src = s
         }
         // Convolution.
         let direct = k.pooled == nil && k.outputReorder == nil
-        guard let dst = direct ? memory(4, k.plainOutput, output) : memory(2, k.destination, scratch + k.destinationOffset),
+        guard let dst = direct ? memory(4, k.outerOutput, output) : memory(2, k.destination, scratch + k.destinationOffset),
               let w = memory(5, weightLayout, weights.pointer) else { return false }
         var args = [(DNNLArgument.src, src), (DNNLArgument.weights, w), (DNNLArgument.dst, dst)]
         if let bias = epilogue.bias {
@@ -412,7 +469,7 @@ public final class DNNLConvolution: @unchecked Sendable {
             last = pd
         }
         if let reorder = k.outputReorder {
-            guard let to = memory(4, k.plainOutput, output),
+            guard let to = memory(4, k.outerOutput, output),
                   c.execute(reorder, withPad([(DNNLArgument.from, last), (DNNLArgument.to, to)], reorder)) else { return false }
         }
         return true

@@ -129,3 +129,65 @@ public enum MaxPooling {
         }
     }
 }
+
+extension MaxPooling {
+    /// `forward` without argmax on channels-last images, x (N, D, H, W, C) → y (N, oD, oH, oW, C):
+    /// each output position takes the max over its window's taps, all channels at once (a
+    /// contiguous run of C floats per tap), visiting the taps in `forward`'s order with its
+    /// comparison, so each output is the same bits as `forward`'s on planes, NaN included
+    /// (the plain 2×2 window through `BlockedPooling`, which compares as `pool2x2` does).
+    /// Output rows split over the cores unless `parallel` is false.
+    public static func forwardChannelsLast(
+        _ g: PoolGeometry, batch n: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>, parallel: Bool = true
+    ) {
+        let C = g.channels, D = g.depth, H = g.height, W = g.width, oD = g.outDepth, oH = g.outHeight, oW = g.outWidth
+        if g.isPlain2x2 {
+            let from = BlockedPooling.Layout(lanes: C, blocks: 1, image: H * W * C, block: 0, row: W * C)
+            let to = BlockedPooling.Layout(lanes: C, blocks: 1, image: oH * oW * C, block: 0, row: oW * C)
+            BlockedPooling.maxPool2x2(images: n, outHeight: oH, outWidth: oW, from: from, x, to: to, y)
+            return
+        }
+        let rows = n * oD * oH
+        let split = parallel && n * g.inSpatial * C >= BatchNorm.parallelThreshold
+        Parallel.forEachSlice(split) { slice in
+            for row in Parallel.range(slice, of: rows, split: split) {
+                let image = row / (oD * oH), oz = row / oH % oD, oy = row % oH
+                let xi = x + image * g.inSpatial * C
+                let zTaps = PoolGeometry.taps(oz, stride: g.strideD, dilation: g.dilationD, padBegin: g.padFront, kernel: g.kernelDepth, size: D)
+                let yTaps = PoolGeometry.taps(oy, stride: g.strideH, dilation: g.dilationH, padBegin: g.padTop, kernel: g.kernelHeight, size: H)
+                for ox in 0..<oW {
+                    let out = y + (row * oW + ox) * C
+                    let xTaps = PoolGeometry.taps(ox, stride: g.strideW, dilation: g.dilationW, padBegin: g.padLeft, kernel: g.kernelWidth, size: W)
+                    var first = true
+                    for kz in zTaps {
+                        let iz = oz * g.strideD + kz * g.dilationD - g.padFront
+                        for ky in yTaps {
+                            let iy = oy * g.strideH + ky * g.dilationH - g.padTop
+                            for kx in xTaps {
+                                let ix = ox * g.strideW + kx * g.dilationW - g.padLeft
+                                let v = xi + ((iz * H + iy) * W + ix) * C
+                                if first {
+                                    out.update(from: v, count: C)
+                                    first = false
+                                } else {
+                                    maxInto(out, v, count: C)
+                                }
+                            }
+                        }
+                    }
+                    // A window of padding only.
+                    if first { out.update(repeating: -.infinity, count: C) }
+                }
+            }
+        }
+    }
+
+    /// out = v where v > out or v is a NaN out is not (`forward`'s rule), channel by channel.
+    @inline(__always)
+    private static func maxInto(_ out: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, count: Int) {
+        for k in 0..<count {
+            let a = v[k], b = out[k]
+            out[k] = (a > b || (a != a && b == b)) ? a : b
+        }
+    }
+}

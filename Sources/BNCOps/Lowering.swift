@@ -1,5 +1,8 @@
 import BNCGraph
 import BNCKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // How an operator's node becomes kernel calls. The planner (BNCRuntime) gives each
 // operator a `Lowering`; the operator emits `Step`s that name their values by `ValueID`;
@@ -122,6 +125,24 @@ public protocol Step {
     func compiled(_ options: PlanOptions) -> any Step
     /// Which library's kernel runs the step: "bnc", or e.g. "onednn brgconv:avx512_core".
     var kernel: String { get }
+    /// How the step can meet activations held channels-last (`ActivationOrder`).
+    var channelsLastUse: ChannelsLastUse { get }
+    /// This step reading `reads[0]` in `input` order and writing `writes[0]` in `output` order
+    /// (steps whose `channelsLastUse` is `.convolution`; others return themselves).
+    func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step
+}
+
+/// How a step meets activations held channels-last (see `PlanBuilder`, which picks the values
+/// chains of convolutions hand each other in that order).
+public enum ChannelsLastUse: Sendable, Equatable {
+    /// Reads and writes bnc's planes only.
+    case none
+    /// Runs in either order as long as its operands and its output share it: a pointwise map
+    /// of runtime operands of its output's size (the same floats in any order), or a pooling
+    /// with a kernel for each order (told by `ordered(input:output:)`, input and output alike).
+    case sameOrder
+    /// Reads `reads[0]` and writes `writes[0]` in either order (`ordered(input:output:)`).
+    case convolution
 }
 
 /// Which kernels a plan may use.
@@ -129,8 +150,21 @@ public struct PlanOptions: Sendable, Equatable {
     /// Convolutions through oneDNN (`DNNLConvolution`) where it has a primitive; otherwise,
     /// and with false, bnc's im2col + GEMM.
     public var oneDNN: Bool
+    /// Chains of oneDNN convolutions hand each other channels-last activations (no reorders
+    /// between them) when oneDNN works in that order on this CPU (`DNNLConvolution.worksChannelsLast`).
+    public var channelsLast: Bool
 
-    public init(oneDNN: Bool = DNNL.isAvailable) { self.oneDNN = oneDNN }
+    /// Channels-last chains where oneDNN works in that order, unless the environment sets
+    /// `BNC_CHANNELS_LAST=0` (every convolution then reads and writes planes).
+    public static let channelsLastByDefault: Bool = {
+        if let v = getenv("BNC_CHANNELS_LAST"), String(cString: v) == "0" { return false }
+        return DNNLConvolution.worksChannelsLast
+    }()
+
+    public init(oneDNN: Bool = DNNL.isAvailable, channelsLast: Bool? = nil) {
+        self.oneDNN = oneDNN
+        self.channelsLast = oneDNN && (channelsLast ?? PlanOptions.channelsLastByDefault)
+    }
 }
 
 extension Step {
@@ -140,6 +174,8 @@ extension Step {
     public func fusing(_ next: any Step) -> (any Step)? { nil }
     public func compiled(_ options: PlanOptions) -> any Step { self }
     public var kernel: String { "bnc" }
+    public var channelsLastUse: ChannelsLastUse { .none }
+    public func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step { self }
 }
 
 /// Values of a plan, shared by the planner and the lowering of each node.

@@ -112,7 +112,58 @@ struct PlanBuilder {
             stepNodes += lowering.steps.map { _ in index }
         }
         fuse()
+        orderChannelsLast()
         steps = steps.map { $0.compiled(options) }
+    }
+
+    /// Picks the values that chains of oneDNN convolutions hand each other channels-last
+    /// (`ActivationOrder`), so that no reorder runs between two convolutions of a chain: a
+    /// value is held channels-last when a convolution or a same-order step (an elementwise
+    /// step or a pooling, all of whose operands are held) writes it, it is not a graph output,
+    /// and every step reading it is a convolution reading it as its input or such a same-order
+    /// step. Everything else stays in planes; a convolution turns the order at a chain's ends.
+    /// Only where oneDNN works channels-last on this CPU (`PlanOptions.channelsLast`).
+    private mutating func orderChannelsLast() {
+        guard options.channelsLast else { return }
+        let outputs = graphOutputIDs()
+        var readers: [ValueID: [Int]] = [:]
+        for (i, s) in steps.enumerated() { for r in Set(s.reads) { readers[r, default: []].append(i) } }
+        var held = Set<ValueID>()
+        // Steps are in dependency order: an elementwise step's operands are settled before it.
+        for s in steps where s.writes.count == 1 {
+            switch s.channelsLastUse {
+            case .convolution: held.insert(s.writes[0])
+            case .sameOrder where s.reads.allSatisfy(held.contains): held.insert(s.writes[0])
+            default: break
+            }
+        }
+        func keeps(_ v: ValueID) -> Bool {
+            guard !outputs.contains(v) else { return false }
+            return (readers[v] ?? []).allSatisfy { i in
+                let s = steps[i]
+                switch s.channelsLastUse {
+                case .none: return false
+                case .convolution: return s.reads.firstIndex(of: v) == 0 && s.reads.lastIndex(of: v) == 0
+                case .sameOrder: return held.contains(s.writes[0])
+                }
+            }
+        }
+        var changed = true
+        while changed {
+            changed = false
+            for v in Array(held) where !keeps(v) {
+                held.remove(v)
+                changed = true
+            }
+            for s in steps where s.channelsLastUse == .sameOrder && held.contains(s.writes[0]) && !s.reads.allSatisfy(held.contains) {
+                held.remove(s.writes[0])
+                changed = true
+            }
+        }
+        steps = steps.map { s in
+            guard s.channelsLastUse != .none, let x = s.reads.first, let y = s.writes.first else { return s }
+            return s.ordered(input: held.contains(x) ? .channelsLast : .planes, output: held.contains(y) ? .channelsLast : .planes)
+        }
     }
 
     /// Whether every step works unit by unit (the plan can run any number of units).

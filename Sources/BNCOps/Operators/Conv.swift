@@ -79,6 +79,9 @@ struct ConvStep: Step {
     let table: ValueTable
     /// The oneDNN primitives (`compiled`), nil for bnc's im2col kernel.
     private(set) var direct: DNNLConvolution?
+    /// The order of x and of y: bnc's planes, or channels-last inside a chain of oneDNN
+    /// convolutions (`ordered`; bnc's own kernel then goes through planes image by image).
+    private(set) var input = ActivationOrder.planes, output = ActivationOrder.planes
 
     init(x: ValueID, y: ValueID, geometry: ConvGeometry, batchPerUnit: Int, weight: ValueID, shift: ValueID?, table: ValueTable) {
         self.x = x
@@ -101,15 +104,35 @@ struct ConvStep: Step {
     }
 
     func scratch(serial: Bool) -> Int {
-        let own = serial ? geometry.forwardScratchPerSlice(pooled: pool != nil) : geometry.forwardScratchCount(pooled: pool != nil)
+        let own = (serial ? geometry.forwardScratchPerSlice(pooled: pool != nil) : geometry.forwardScratchCount(pooled: pool != nil))
+            + (input == .planes && output == .planes ? 0 : imageIn + imageOut + 32)
         guard let direct else { return own }
         return max(own, serial ? direct.scratchPerCall : Parallel.ways * direct.scratchPerCall)
     }
 
     var kernel: String {
-        guard let direct else { return "bnc im2col" }
-        return "onednn \(direct.implementation)" + (direct.poolImplementation.map { ", pool \($0)" } ?? "")
+        let order = input == .planes && output == .planes ? "" : ", \(input == .channelsLast ? "nhwc" : "nchw") → \(output == .channelsLast ? "nhwc" : "nchw")"
+        guard let direct else { return "bnc im2col" + order }
+        return "onednn \(direct.implementation)" + (direct.poolImplementation.map { ", pool \($0)" } ?? "") + order
     }
+
+    /// A convolution oneDNN runs (constant weights, scale and shift) can chain channels-last.
+    var channelsLastUse: ChannelsLastUse {
+        guard table[weight].constant != nil, scale.map({ table[$0].constant != nil }) ?? true,
+              shift.map({ table[$0].constant != nil }) ?? true else { return .none }
+        return .convolution
+    }
+
+    func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {
+        var s = self
+        s.input = input
+        s.output = output
+        return s
+    }
+
+    /// Floats of one image's input and output (pooled when `pool`).
+    private var imageIn: Int { geometry.inChannels * geometry.inSpatial }
+    private var imageOut: Int { geometry.outChannels * (pool?.outSpatial ?? geometry.outSpatial) }
 
     func compiled(_ options: PlanOptions) -> any Step {
         guard options.oneDNN, direct == nil, let w = table[weight].constant else { return self }
@@ -117,7 +140,8 @@ struct ConvStep: Step {
         // A runtime bias or scale (never composed) keeps the im2col kernel.
         if s == .some(nil) || b == .some(nil) { return self }
         var step = self
-        step.direct = DNNLConvolution(geometry: geometry, weight: w, scale: s ?? nil, shift: b ?? nil, activation: activation, pool: pool)
+        step.direct = DNNLConvolution(geometry: geometry, weight: w, scale: s ?? nil, shift: b ?? nil, activation: activation, pool: pool,
+                                      input: input, output: output)
         return step
     }
 
@@ -164,9 +188,32 @@ struct ConvStep: Step {
                                       scratch: frame.scratch, parallel: !serial) {
             return
         }
-        Convolution.forward(geometry, batch: units.count * batchPerUnit, input: frame.input(x, f), weight: frame.input(weight, 0),
-                       scale: scale.map { frame.input($0, 0) }, bias: shift.map { frame.input($0, 0) },
-                       activation: activation, pool: pool, output: frame.pointer(y, f), scratch: frame.scratch,
-                       parallel: !serial)
+        if input == .planes && output == .planes {
+            planes(frame, images: units.count * batchPerUnit, input: frame.input(x, f), output: frame.pointer(y, f), serial: serial)
+            return
+        }
+        // Channels-last at either end: image by image through planes, after bnc's own scratch.
+        let g = geometry
+        let ownScratch = serial ? g.forwardScratchPerSlice(pooled: pool != nil) : g.forwardScratchCount(pooled: pool != nil)
+        let planesIn = frame.scratch + ownScratch, planesOut = planesIn + imageIn + 16
+        for i in 0..<(units.count * batchPerUnit) {
+            var source = frame.input(x, f) + i * imageIn
+            if input == .channelsLast {
+                ChannelsLast.toPlanes(source, channels: g.inChannels, spatial: g.inSpatial, into: planesIn)
+                source = UnsafePointer(planesIn)
+            }
+            let target = frame.pointer(y, f) + i * imageOut
+            planes(frame, images: 1, input: source, output: output == .channelsLast ? planesOut : target, serial: serial)
+            if output == .channelsLast {
+                ChannelsLast.fromPlanes(planesOut, channels: g.outChannels, spatial: imageOut / g.outChannels, into: target)
+            }
+        }
+    }
+
+    /// bnc's im2col kernel on planes.
+    private func planes(_ frame: Frame, images: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, serial: Bool) {
+        Convolution.forward(geometry, batch: images, input: input, weight: frame.input(weight, 0),
+                            scale: scale.map { frame.input($0, 0) }, bias: shift.map { frame.input($0, 0) },
+                            activation: activation, pool: pool, output: output, scratch: frame.scratch, parallel: !serial)
     }
 }

@@ -41,19 +41,36 @@ struct MaxPool: Operator {
     }
 }
 
-/// Max pooling of every (N·C) plane.
+/// Max pooling of every (N·C) plane, or channels-last inside a chain of convolutions.
 struct MaxPoolStep: Step {
     let x: ValueID, y: ValueID
     let geometry: PoolGeometry
     let planesPerUnit: Int
+    /// The order of x and y (`ordered`).
+    private(set) var order = ActivationOrder.planes
 
     var reads: [ValueID] { [x] }
     var writes: [ValueID] { [y] }
     var traits: StepTraits { [.perUnit, .splitsItself] }
     var summary: String { "maxpool \(geometry.window.kernel.map(String.init).joined(separator: "×"))" }
 
+    var channelsLastUse: ChannelsLastUse { .sameOrder }
+
+    func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {
+        var s = self
+        s.order = input
+        return s
+    }
+
+    var kernel: String { order == .channelsLast ? "bnc nhwc" : "bnc" }
+
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
         let f = units.lowerBound
+        if order == .channelsLast {
+            MaxPooling.forwardChannelsLast(geometry, batch: units.count * planesPerUnit / geometry.channels, input: frame.input(x, f),
+                                           output: frame.pointer(y, f), parallel: !serial)
+            return
+        }
         // `batch` counts planes of `channels` each: units × planes per unit / channels.
         MaxPooling.forward(geometry, batch: units.count * planesPerUnit / geometry.channels, input: frame.input(x, f),
                           output: frame.pointer(y, f), argmax: nil, parallel: !serial)
