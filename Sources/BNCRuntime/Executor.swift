@@ -92,8 +92,22 @@ public final class Executor {
 
     /// A plan from a compilation: capacity from the budget when the plan runs unit by unit.
     init(_ c: Compilation, maxBatch: Int, memoryBudget: Int, memoryLimit: Int) throws(ModelError) {
-        let capacity = c.polymorphic ? max(1, min(maxBatch, memoryBudget / max(1, c.perUnitBytes))) : 1
-        let plan = try c.builder.build(capacity: capacity, memoryLimit: memoryLimit, batched: c.polymorphic)
+        var capacity = 1
+        var plan = try c.builder.build(capacity: 1, memoryLimit: memoryLimit, batched: c.polymorphic)
+        if c.polymorphic && maxBatch > 1 {
+            // The budget bounds the arena as laid out (dead values' buffers reused), which one
+            // unit's plan measures: capacity from it, lowered while the arena exceeds the budget.
+            let budget = memoryBudget / MemoryLayout<Float>.size
+            capacity = max(1, min(maxBatch, budget / max(1, plan.arenaCount)))
+            while capacity > 1 {
+                let p = try c.builder.build(capacity: capacity, memoryLimit: memoryLimit, batched: true)
+                if p.arenaCount <= budget {
+                    plan = p
+                    break
+                }
+                capacity = max(1, min(capacity - 1, capacity * budget / max(1, p.arenaCount)))
+            }
+        }
         self.plan = plan
         batchCapacity = capacity
         inputNames = c.inputNames
@@ -267,7 +281,10 @@ public final class Executor {
         for stage in plan.stages {
             switch stage {
             case .blocks(let range, let blockSize):
-                if split {
+                // A block holds 256 KiB of a segment's activations: when each core gets a
+                // whole block, the work per core dwarfs the fork/join (ResNet-50's images are
+                // one block each: batch 8 runs 4 images a core, not 8 images on halved kernels).
+                if (split || (n >= 2 * blockSize && Parallel.isEnabled)) {
                     Parallel.forEachSlice { slice in
                         box.executor.runBlocks(range, blockSize: blockSize, units: Parallel.range(slice, of: n), slice: slice, serial: true)
                     }
