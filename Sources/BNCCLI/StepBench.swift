@@ -9,7 +9,9 @@ import Foundation
 /// (each core with its own operands), i.e. what OpenBLAS delivers for that shape with the
 /// machine's two cores fully busy; bnc's own split can at best reach it. A layer's
 /// efficiency is the time its products would take at their ceilings divided by the layer's
-/// measured forward + backward time (which also holds im2col, bias and copies).
+/// measured forward + backward time (which also holds im2col, bias and copies). A
+/// convolution on oneDNN ("conv … onednn": direct convolution, no GEMM) can pass 100 %: the
+/// products are then only its FLOP count, the ceiling what sgemm would give for them.
 struct StepBench: Encodable {
     struct Row: Encodable {
         var layer: String

@@ -364,6 +364,7 @@ final class DNNLContextPool: @unchecked Sendable {
 enum DNNLArgument {
     static let src: Int32 = 1, dst: Int32 = 17, weights: Int32 = 33, bias: Int32 = 41, scratchpad: Int32 = 80
     static let from: Int32 = 1, to: Int32 = 17
+    static let diffSrc: Int32 = 129, diffDst: Int32 = 145, diffWeights: Int32 = 161, diffBias: Int32 = 169
     /// The second operand of binary post-op number `index`.
     static func postOpOperand(_ index: Int) -> Int32 { Int32(16384 * (index + 1)) | 2 }
 }

@@ -342,8 +342,6 @@ struct Compilation {
     /// Whether the plan runs any number of units (the batch): every step works per unit
     /// and every runtime value's dim 0 scales with the batch.
     let polymorphic: Bool
-    /// Upper bound of the bytes one unit needs: its inputs and every runtime value.
-    let perUnitBytes: Int
 
     /// `inputs`: facts of every runtime input at one unit ([1, …] for a batch of one).
     init(graph: Graph, opset: Int, inputs: [String: PlanValue], inputNames: [String], memoryLimit: Int,
@@ -379,7 +377,6 @@ struct Compilation {
         self.analysis = analysis
         self.builder = builder
         self.inputNames = inputNames
-        self.perUnitBytes = bytes
         polymorphic = builder.perUnit && Compilation.scales(graph, opset: opset, unit: analysis, inputs: inputs, limit: limit)
     }
 

@@ -110,7 +110,7 @@ extension Trainer {
             return "dense \(d.inputCount)→\(d.outputCount)"
         case let c as ConvLayer:
             let g = c.geometry
-            return "conv \(g.inChannels)×\(g.height)×\(g.width)→\(g.outChannels)×\(g.outHeight)×\(g.outWidth)"
+            return "conv \(g.inChannels)×\(g.height)×\(g.width)→\(g.outChannels)×\(g.outHeight)×\(g.outWidth)" + (c.direct != nil ? " onednn" : "")
         case let bn as BatchNormLayer:
             return (bn.activation == .identity ? "bn" : "bn+\(bn.activation.name)") + " \(bn.channels)"
         case is PoolLayer:

@@ -15,6 +15,9 @@ import BNCKernels
 ///     dropout       output + mask                                2·count
 ///     trainer       input batch, output gradient, probabilities, labels/targets/classes
 ///
+/// and, for a convolution on oneDNN, its workspaces' bound (`DNNLTrainingConvolution.workspaceBound`:
+/// x, dx, y, dy blocked by up to 16 channels, 2·(⌈C⌉₁₆·in + ⌈M⌉₁₆·out) per example, and
+/// reordered weights and scratchpads once per thread);
 /// plus, once: parameters and their gradients, the optimizer's state (one slot per
 /// parameter for SGD with momentum, two for Adam), each convolution's scratch, and 11 floats
 /// per BN channel (moving and batch statistics, 1/σ, the folded a and b, two gradient
@@ -37,7 +40,9 @@ public struct TrainingMemory: Equatable, Sendable {
     /// The estimate for `layers` on per-example inputs of `inputShape` ((K) or (C, H, W)),
     /// with `optimizerSlots` state values per parameter. Throws the errors building the
     /// `Network` would (a convolution larger than its input, a dense layer on images …).
-    public static func estimate(inputShape: [Int], layers: [LayerSpec], optimizerSlots: Int) throws(TrainingError) -> TrainingMemory {
+    /// `oneDNN`: whether convolutions will run on oneDNN (their workspaces' bound then counts).
+    public static func estimate(inputShape: [Int], layers: [LayerSpec], optimizerSlots: Int,
+                                oneDNN: Bool = DNNL.isAvailable) throws(TrainingError) -> TrainingMemory {
         var shape = inputShape
         var parameters = 0, fixed = 0, perExample = 0
         var afterBatchNorm = false
@@ -66,6 +71,11 @@ public struct TrainingMemory: Equatable, Sendable {
                                                  c.bias ? c.filters : 0))
                 fixed = add(fixed, max(g.forwardScratchCount, g.backwardScratchCount))
                 perExample = add(perExample, add(out, count))
+                if oneDNN {
+                    let w = DNNLTrainingConvolution.workspaceBound(g)
+                    fixed = add(fixed, w.fixed)
+                    perExample = add(perExample, w.perImage)
+                }
                 shape = [c.filters, g.outHeight, g.outWidth]
             case .maxPool(let p):
                 guard shape.count == 3 else {

@@ -4,7 +4,8 @@ import Testing
 @testable import BNCTraining
 
 /// Every layer's backward pass against central finite differences of an independent Double
-/// forward (`ReferenceNetwork`), h = 1e-6. Each layer of interest sits after a dense "probe"
+/// forward (`ReferenceNetwork`), h = 1e-6; convolutions on oneDNN (`DNNLTrainingConvolution`)
+/// where it is available (also under `ONEDNN_MAX_CPU_ISA=AVX2` in `tools/test`). Each layer of interest sits after a dense "probe"
 /// layer, so its input gradient is checked through the probe's weight gradient.
 /// Tolerance per tensor: |analytic − numeric| ≤ 2e-3·max|numeric| + 1e-5 (Float analytic
 /// gradients vs Double differences).
@@ -40,6 +41,10 @@ struct GradientTests {
         let specs = try ArchitectureSpec.parse(t.arch, activation: .relu, center: t.center, scale: t.scale,
                                                imageInput: t.input.count == 3)
         let network = try Network(inputShape: t.input, layers: specs, task: t.task, initializer: .glorot, seed: 7)
+        // Convolutions run on oneDNN's training primitives wherever oneDNN is there (bnc's im2col
+        // otherwise): the check covers whichever runs.
+        #expect(network.layers.compactMap { $0 as? ConvLayer }.allSatisfy { ($0.direct != nil) == DNNL.isAvailable },
+                "\(network.layers.compactMap { ($0 as? ConvLayer)?.kernel })")
         // Non-trivial γ, β so their gradients and effects are exercised.
         for (name, _, values) in network.namedTensors() where name.hasSuffix(".scale") || name.hasSuffix(".bias") {
             if network.store.index(named: name) != nil {

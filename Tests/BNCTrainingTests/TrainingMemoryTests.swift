@@ -26,10 +26,17 @@ import Testing
         return total
     }
 
+    /// The layers' buffers, the store's parameters and gradients, the optimizer's and the
+    /// trainer's buffers.
     static func allocated(_ trainer: Trainer) -> Int {
         let network = trainer.network
         return network.layers.reduce(0) { $0 + bufferBytes($1) } + network.store.count * 2 * 4
             + bufferBytes(trainer.optimizer) + bufferBytes(trainer)
+    }
+
+    /// The oneDNN convolutions' workspaces (made by `reserve`).
+    static func workspaces(_ trainer: Trainer) -> Int {
+        trainer.network.layers.reduce(0) { $0 + (($1 as? ConvLayer)?.direct?.workspaceBytes ?? 0) }
     }
 
     @Test(arguments: [
@@ -42,11 +49,20 @@ import Testing
             let network = try Network(inputShape: input, layers: specs, task: .classification, initializer: .he, seed: 1)
             let trainer = try Trainer(network: network, options: TrainingOptions(epochs: 1, batchSize: batch, optimizer: optimizer, seed: 1))
             let actual = Self.allocated(trainer)
-            let estimate = try TrainingMemory.estimate(inputShape: input, layers: specs, optimizerSlots: optimizer.stateSlots)
+            let estimate = try TrainingMemory.estimate(inputShape: input, layers: specs, optimizerSlots: optimizer.stateSlots,
+                                                       oneDNN: false)
             #expect(estimate.parameters == network.parameterCount)
             let figure = estimate.bytes(batch: batch)
             #expect(figure >= actual, "\(arch) batch \(batch) \(optimizer.text): estimate \(figure) < allocated \(actual)")
             #expect(figure <= actual + actual / 10 + 4096, "\(arch) batch \(batch) \(optimizer.text): estimate \(figure) ≫ allocated \(actual)")
+            // The oneDNN convolutions' workspaces: within their bound (blocks of 16 channels
+            // over-count narrow layers, up to 16× for one channel), and the bound is what the
+            // default estimate adds.
+            let bound = try TrainingMemory.estimate(inputShape: input, layers: specs, optimizerSlots: optimizer.stateSlots,
+                                                    oneDNN: true).bytes(batch: batch) - figure
+            let used = Self.workspaces(trainer)
+            #expect(used <= bound, "\(arch) batch \(batch): oneDNN workspaces \(used) bytes exceed their bound \(bound)")
+            #expect(DNNL.isAvailable == (used > 0) || !specs.contains { if case .conv = $0 { return true }; return false })
         }
     }
 

@@ -1,6 +1,8 @@
 import BNCKernels
 
-/// 2-D convolution. x (N, C, H, W), weight (M, C/G, kh, kw), bias (M), y (N, M, oH, oW).
+/// 2-D convolution. x (N, C, H, W), weight (M, C/G, kh, kw), bias (M), y (N, M, oH, oW):
+/// through oneDNN's training primitives (`DNNLTrainingConvolution`) where it has them, else,
+/// and should oneDNN fail at run time, bnc's im2col + GEMM (`Convolution`).
 final class ConvLayer: Layer {
     let geometry: ConvGeometry
     let inputCount: Int, outputCount: Int
@@ -10,6 +12,10 @@ final class ConvLayer: Layer {
     private let inputGradient = FloatBuffer(count: 0)
     private let scratch: FloatBuffer
     private var savedInput: UnsafeMutablePointer<Float>?
+    /// oneDNN's primitives; nil: bnc's kernel.
+    let direct: DNNLTrainingConvolution?
+    /// Whether the last forward ran on oneDNN (its backward then does too).
+    private var forwardWasDirect = false
 
     /// The convolution `spec` of an input (C, H, W); its window comes from `Window.resolve`
     /// ('same' padding is ONNX SAME_UPPER), as the executor's does.
@@ -25,7 +31,11 @@ final class ConvLayer: Layer {
             decays: true)
         bias = c.bias ? store.register(name: "\(name).bias", dims: [geometry.outChannels], decays: false) : nil
         scratch = FloatBuffer(count: max(geometry.forwardScratchCount, geometry.backwardScratchCount))
+        direct = DNNL.isAvailable ? DNNLTrainingConvolution(geometry: geometry, bias: c.bias) : nil
     }
+
+    /// Which kernel runs the layer: "onednn forward …" or "bnc im2col".
+    var kernel: String { direct.map { "onednn " + $0.implementation } ?? "bnc im2col" }
 
     /// The geometry of `spec` over an input (C, H, W) (also what `TrainingMemory` sizes).
     static func geometry(input shape: [Int], spec c: ConvSpec) throws(KernelShapeError) -> ConvGeometry {
@@ -44,10 +54,14 @@ final class ConvLayer: Layer {
     func reserve(batch: Int) {
         output.reserve(batch * outputCount)
         inputGradient.reserve(batch * inputCount)
+        direct?.reserve(batch: batch)
     }
 
     func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) -> UnsafeMutablePointer<Float> {
         savedInput = x
+        let b = bias.map { UnsafePointer(store.pointer($0)) }
+        forwardWasDirect = direct?.forward(batch: batch, input: x, weight: store.pointer(weight), bias: b, output: output.pointer) ?? false
+        if forwardWasDirect { return output.pointer }
         Convolution.forward(geometry, batch: batch, input: x, weight: store.pointer(weight),
                        bias: bias.map { UnsafePointer(store.pointer($0)) }, output: output.pointer, scratch: scratch.pointer)
         return output.pointer
@@ -55,6 +69,12 @@ final class ConvLayer: Layer {
 
     func backward(_ dy: UnsafeMutablePointer<Float>, batch: Int, needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
         guard let x = savedInput else { preconditionFailure("backward before forward") }
+        if forwardWasDirect, let direct,
+           direct.backward(batch: batch, input: x, weight: store.pointer(weight), gradient: dy,
+                           inputGradient: needInputGradient ? inputGradient.pointer : nil, weightGradient: store.gradient(weight),
+                           biasGradient: bias.map { store.gradient($0) }) {
+            return needInputGradient ? inputGradient.pointer : nil
+        }
         Convolution.backward(geometry, batch: batch, input: x, weight: store.pointer(weight), gradient: dy,
                         inputGradient: needInputGradient ? inputGradient.pointer : nil,
                         weightGradient: store.gradient(weight), biasGradient: bias.map { store.gradient($0) },
