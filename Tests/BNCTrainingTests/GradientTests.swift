@@ -34,6 +34,7 @@ struct GradientTests {
         Case(arch: "c2k2-bn-d2", input: [2, 3, 3], batch: 3, center: false, scale: false),
         Case(arch: "c4k3s2v-tanh-d3", input: [2, 7, 7], batch: 2),  // conv with bias, stride, valid
         Case(arch: "c2k3p1-relu-p2-c3k2-d2", input: [1, 6, 6], task: .regression, batch: 2),
+        Case(arch: "c6-bn-relu-c5k3s2-d3", input: [4, 5, 5], batch: 3),  // depth 36 and 54: both convs on oneDNN
     ]
 
     @Test(arguments: cases)
@@ -41,9 +42,10 @@ struct GradientTests {
         let specs = try ArchitectureSpec.parse(t.arch, activation: .relu, center: t.center, scale: t.scale,
                                                imageInput: t.input.count == 3)
         let network = try Network(inputShape: t.input, layers: specs, task: t.task, initializer: .glorot, seed: 7)
-        // Convolutions run on oneDNN's training primitives wherever oneDNN is there (bnc's im2col
-        // otherwise): the check covers whichever runs.
-        #expect(network.layers.compactMap { $0 as? ConvLayer }.allSatisfy { ($0.direct != nil) == DNNL.isAvailable },
+        // Convolutions summing ≥ 32 products per output run on oneDNN's training primitives
+        // wherever oneDNN is there (bnc's im2col otherwise): the check covers whichever runs.
+        #expect(network.layers.compactMap { $0 as? ConvLayer }.allSatisfy {
+                    ($0.direct != nil) == (DNNL.isAvailable && $0.geometry.columnRows >= ConvLayer.oneDNNDepth) },
                 "\(network.layers.compactMap { ($0 as? ConvLayer)?.kernel })")
         // Non-trivial γ, β so their gradients and effects are exercised.
         for (name, _, values) in network.namedTensors() where name.hasSuffix(".scale") || name.hasSuffix(".bias") {
