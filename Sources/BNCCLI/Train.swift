@@ -498,7 +498,8 @@ struct Train: ParsableCommand {
         var movingTest: Evaluation?
         if bnStatistics == .population && network.hasBatchNorm {
             movingTest = try trainer.evaluate(sets.test)
-            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: Train.statisticsBatch, group: trainer.parallel?.group)
+            _ = try network.calibrateBatchNorm(on: sets.train, batchSize: min(Train.statisticsBatch, trainer.options.batchSize),
+                                               group: trainer.parallel?.group)
         }
         let test = try trainer.evaluate(sets.test)
         var meta = metadata(network: network, sets: sets, test: test)
@@ -509,8 +510,11 @@ struct Train: ParsableCommand {
         return (ModelExport.model(network, metadata: meta), test, movingTest)
     }
 
-    /// Examples per forward pass when computing population statistics (any size gives the
-    /// same statistics up to rounding; fixed so that files are reproducible).
+    /// Examples per forward pass when computing population statistics, at most: the
+    /// training batch when smaller, so the pass needs no more activations than training did
+    /// (the CNN preset's peak memory was this pass at 500 images). Any size gives the same
+    /// statistics up to rounding (each example's sums are added in Double, in example order);
+    /// it follows from the flags, so files are reproducible.
     static let statisticsBatch = 500
 
     /// The `bnc.bn.statistics` value of a model whose BN statistics are exact.
