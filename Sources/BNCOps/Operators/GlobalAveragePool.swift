@@ -16,7 +16,7 @@ struct GlobalAveragePool: Operator {
 
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = try l.inputs.shape(0)
-        l.emit(GlobalPoolStep(x: try l.value(0), y: l.output(), planesPerUnit: x[0] * x[1],
+        l.emit(GlobalPoolStep(x: try l.value(0), y: l.output(), planesPerUnit: x[0] * x[1], channels: x[1],
                               spatial: Tensor.elementCount(Array(x[2...])), average: true))
     }
 }

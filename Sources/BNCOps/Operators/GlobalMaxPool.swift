@@ -17,17 +17,24 @@ struct GlobalMaxPool: Operator {
 
     func lower(_ l: inout Lowering) throws(ModelError) {
         let x = try l.inputs.shape(0)
-        l.emit(GlobalPoolStep(x: try l.value(0), y: l.output(), planesPerUnit: x[0] * x[1],
+        l.emit(GlobalPoolStep(x: try l.value(0), y: l.output(), planesPerUnit: x[0] * x[1], channels: x[1],
                               spatial: Tensor.elementCount(Array(x[2...])), average: false))
     }
 }
 
-/// The mean or maximum of every (N·C) plane (GlobalAveragePool, GlobalMaxPool).
+/// The mean or maximum of every (N·C) plane (GlobalAveragePool, GlobalMaxPool). At the end
+/// of a chain of convolutions it reads channels-last input too (each image moved to planes in
+/// the scratch first, so the sums are the planes kernel's, bit for bit); its output, one value
+/// per channel, is the same floats in either order.
 struct GlobalPoolStep: Step {
     let x: ValueID, y: ValueID
     let planesPerUnit: Int
+    /// Channels per image (planes per unit = images per unit × channels).
+    let channels: Int
     let spatial: Int
     let average: Bool
+    /// The order of x (`ordered`).
+    private(set) var input = ActivationOrder.planes
 
     /// (N, C, 1, …) for X (N, C, spatial…) of rank ≥ 3 with a non-empty plane.
     static func outputShape(_ inputs: Inputs) throws(ModelError) -> [Int] {
@@ -46,14 +53,39 @@ struct GlobalPoolStep: Step {
     var traits: StepTraits { [.perUnit, .splitsItself] }
     var summary: String { (average ? "globalaveragepool " : "globalmaxpool ") + "\(spatial)" }
 
+    var channelsLastUse: ChannelsLastUse { .convolution }
+
+    func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {
+        var s = self
+        s.input = input
+        return s
+    }
+
+    var kernel: String { input == .channelsLast ? "bnc nhwc" : "bnc" }
+
+    /// One unit's input in planes, for channels-last input.
+    func scratch(serial: Bool) -> Int { input == .channelsLast ? planesPerUnit * spatial : 0 }
+
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
-        let f = units.lowerBound, planes = units.count * planesPerUnit
+        guard input == .channelsLast else {
+            pool(frame.input(x, units.lowerBound), units.count * planesPerUnit, into: frame.pointer(y, units.lowerBound), serial: serial)
+            return
+        }
+        let image = channels * spatial
+        for u in units {
+            let xu = frame.input(x, u)
+            for i in 0..<(planesPerUnit / channels) {
+                ChannelsLast.toPlanes(xu + i * image, channels: channels, spatial: spatial, into: frame.scratch + i * image)
+            }
+            pool(frame.scratch, planesPerUnit, into: frame.pointer(y, u), serial: serial)
+        }
+    }
+
+    private func pool(_ x: UnsafePointer<Float>, _ planes: Int, into y: UnsafeMutablePointer<Float>, serial: Bool) {
         if average {
-            GlobalPooling.average(planes: planes, spatial: spatial, input: frame.input(x, f), output: frame.pointer(y, f),
-                                  parallel: !serial)
+            GlobalPooling.average(planes: planes, spatial: spatial, input: x, output: y, parallel: !serial)
         } else {
-            GlobalPooling.maximum(planes: planes, spatial: spatial, input: frame.input(x, f), output: frame.pointer(y, f),
-                                  parallel: !serial)
+            GlobalPooling.maximum(planes: planes, spatial: spatial, input: x, output: y, parallel: !serial)
         }
     }
 }
