@@ -68,6 +68,27 @@ import Testing
         #expect(movingMean != stored)
     }
 
+    /// The same with convolutions on oneDNN's training primitives (the second convolution sums
+    /// 8·3·3 = 72 products per output: `ConvLayer.oneDNNDepth`), batches split over the threads.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: fashionMNIST)))
+    func resumedConvolutionalRunWritesTheSameBytes() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let common = ["train", "--arch", "c8-bn-relu-p2-c16-bn-relu-p2-flat-d10", "--limit", "400", "--batch-size", "50",
+                      "--epochs", "2", "--seed", "3"]
+        let full = try CLIRunner.run(common + ["-o", "a.pb"], in: dir)
+        #expect(full.status == 0, "\(full.stderr)")
+        let again = try CLIRunner.run(common + ["-o", "c.pb"], in: dir)
+        #expect(again.status == 0, "\(again.stderr)")
+        let first = try CLIRunner.run(common + ["-o", "b.pb", "--stop-after", "1"], in: dir)
+        #expect(first.status == 0, "\(first.stderr)")
+        let resumed = try CLIRunner.run(common + ["-o", "b.pb", "--resume"], in: dir)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try Data(contentsOf: dir.appendingPathComponent("a.pb"))
+        #expect(a == (try Data(contentsOf: dir.appendingPathComponent("c.pb"))), "the same flags give the same bytes")
+        #expect(a == (try Data(contentsOf: dir.appendingPathComponent("b.pb"))), "a resumed run gives the same bytes")
+    }
+
     @Test func resumeRefusesOtherSettingsAndMissingCheckpoints() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
