@@ -128,7 +128,7 @@ public protocol Step {
     /// How the step can meet activations held channels-last (`ActivationOrder`).
     var channelsLastUse: ChannelsLastUse { get }
     /// This step reading `reads[0]` in `input` order and writing `writes[0]` in `output` order
-    /// (steps whose `channelsLastUse` is `.convolution`; others return themselves).
+    /// (steps whose `channelsLastUse` is not `.none`; the others return themselves).
     func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step
 }
 
@@ -141,8 +141,11 @@ public enum ChannelsLastUse: Sendable, Equatable {
     /// of runtime operands of its output's size (the same floats in any order), or a pooling
     /// with a kernel for each order (told by `ordered(input:output:)`, input and output alike).
     case sameOrder
-    /// Reads `reads[0]` and writes `writes[0]` in either order (`ordered(input:output:)`).
-    case convolution
+    /// Reads `reads[0]` (its only runtime operand of that order) and writes `writes[0]` in
+    /// either order, each its own (`ordered(input:output:)`): a convolution on oneDNN, which
+    /// turns the order at a chain's ends, or a global pooling, whose output (one value per
+    /// channel) is the same floats in both.
+    case eitherOrder
 }
 
 /// Which kernels a plan may use.

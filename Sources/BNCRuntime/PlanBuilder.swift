@@ -118,11 +118,12 @@ struct PlanBuilder {
 
     /// Picks the values that chains of oneDNN convolutions hand each other channels-last
     /// (`ActivationOrder`), so that no reorder runs between two convolutions of a chain: a
-    /// value is held channels-last when a convolution or a same-order step (an elementwise
-    /// step or a pooling, all of whose operands are held) writes it, it is not a graph output,
-    /// and every step reading it is a convolution reading it as its input or such a same-order
-    /// step. Everything else stays in planes; a convolution turns the order at a chain's ends.
-    /// Only where oneDNN works channels-last on this CPU (`PlanOptions.channelsLast`).
+    /// value is held channels-last when an either-order step (a convolution, a global pooling)
+    /// or a same-order step (an elementwise step or a max-pool, all of whose operands are held)
+    /// writes it, it is not a graph output, and every step reading it is an either-order step
+    /// reading it as its input or such a same-order step. Everything else stays in planes; a
+    /// convolution turns the order at a chain's ends. Only where oneDNN works channels-last on
+    /// this CPU (`PlanOptions.channelsLast`).
     private mutating func orderChannelsLast() {
         guard options.channelsLast else { return }
         let outputs = graphOutputIDs()
@@ -132,7 +133,7 @@ struct PlanBuilder {
         // Steps are in dependency order: an elementwise step's operands are settled before it.
         for s in steps where s.writes.count == 1 {
             switch s.channelsLastUse {
-            case .convolution: held.insert(s.writes[0])
+            case .eitherOrder: held.insert(s.writes[0])
             case .sameOrder where s.reads.allSatisfy(held.contains): held.insert(s.writes[0])
             default: break
             }
@@ -143,7 +144,7 @@ struct PlanBuilder {
                 let s = steps[i]
                 switch s.channelsLastUse {
                 case .none: return false
-                case .convolution: return s.reads.firstIndex(of: v) == 0 && s.reads.lastIndex(of: v) == 0
+                case .eitherOrder: return s.reads.firstIndex(of: v) == 0 && s.reads.lastIndex(of: v) == 0
                 case .sameOrder: return held.contains(s.writes[0])
                 }
             }

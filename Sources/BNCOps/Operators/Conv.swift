@@ -120,7 +120,7 @@ struct ConvStep: Step {
     var channelsLastUse: ChannelsLastUse {
         guard table[weight].constant != nil, scale.map({ table[$0].constant != nil }) ?? true,
               shift.map({ table[$0].constant != nil }) ?? true else { return .none }
-        return .convolution
+        return .eitherOrder
     }
 
     func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {

@@ -53,7 +53,7 @@ struct GlobalPoolStep: Step {
     var traits: StepTraits { [.perUnit, .splitsItself] }
     var summary: String { (average ? "globalaveragepool " : "globalmaxpool ") + "\(spatial)" }
 
-    var channelsLastUse: ChannelsLastUse { .convolution }
+    var channelsLastUse: ChannelsLastUse { .eitherOrder }
 
     func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {
         var s = self
