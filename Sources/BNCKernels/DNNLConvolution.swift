@@ -13,9 +13,11 @@ import Synchronization
 /// fused 2×2/2 max-pool (the only pool the executor fuses) runs in bnc's loops on the
 /// convolution's own output layout (`BlockedPooling` on nChw8c/16c and nhwc, `MaxPooling` on
 /// NCHW), before the output reorder, which then moves a quarter of the floats. Activations
-/// enter and leave in bnc's NC(D)HW layout: a reorder into the primitive's layout before and
-/// out of it after, skipped where the primitive reads or writes the plain layout itself (a
-/// first convolution with few input channels reads NCHW directly).
+/// enter and leave in the order the plan asks (`input`, `output`: bnc's NC(D)HW planes, or
+/// channels-last inside a chain of convolutions): a reorder into the primitive's layout before
+/// and out of it after, skipped where the primitive reads or writes that order itself (nhwc on
+/// AVX-512, so a chain's inner convolutions reorder nothing; a first convolution with few
+/// input channels reads NCHW directly).
 ///
 /// Calls run at most `imagesPerCall` images at a time (larger counts in sub-batches), so the
 /// blocked buffers stay cache-sized and bounded: at most `subBatch` images, fewer where one

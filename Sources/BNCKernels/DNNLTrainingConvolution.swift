@@ -224,7 +224,7 @@ public final class DNNLTrainingConvolution: @unchecked Sendable {
             DNNL.useThreads(1)
             return self.contexts.with { c -> Bool in
                 let k = s.kernels, ws = s.workspace
-                var run = Run(c, k, ws, engine: self.engine)
+                let run = Run(c, k, ws, engine: self.engine)
                 guard let src = run.input(k.source, plain: k.plainInput, p.x + s.first * inCount, slot: 0),
                       let wei = run.input(k.weights, plain: k.plainWeights, p.w, slot: 2),
                       let dst = run.outputMemory(k.output, plain: k.plainOutput, p.y! + s.first * outCount, slot: 4) else { return false }
@@ -253,7 +253,7 @@ public final class DNNLTrainingConvolution: @unchecked Sendable {
             DNNL.useThreads(1)
             return self.contexts.with { c -> Bool in
                 let k = s.kernels, ws = s.workspace
-                var run = Run(c, k, ws, engine: self.engine)
+                let run = Run(c, k, ws, engine: self.engine)
                 let dyShare = p.dy! + s.first * outCount
                 guard let ddst = run.input(k.outputGradient, plain: k.plainOutput, dyShare, slot: 16) else { return false }
                 if let dx = p.dx {

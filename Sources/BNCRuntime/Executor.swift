@@ -251,7 +251,8 @@ public final class Executor {
         }
     }
 
-    /// Smallest chunk split over the cores (below, one thread runs it).
+    /// Smallest chunk split over the cores (below, one thread runs it; a segment of
+    /// convolutional steps splits sooner, once each core gets a whole block of it).
     static let splitThreshold = 64
 
     /// Runs the plan on `n` units, on both cores when `n` is large enough.
@@ -284,7 +285,7 @@ public final class Executor {
                 // A block holds 256 KiB of a segment's activations: when each core gets a
                 // whole block, the work per core dwarfs the fork/join (ResNet-50's images are
                 // one block each: batch 8 runs 4 images a core, not 8 images on halved kernels).
-                if (split || (n >= 2 * blockSize && Parallel.isEnabled)) {
+                if split || (n >= 2 * blockSize && Parallel.isEnabled) {
                     Parallel.forEachSlice { slice in
                         box.executor.runBlocks(range, blockSize: blockSize, units: Parallel.range(slice, of: n), slice: slice, serial: true)
                     }
