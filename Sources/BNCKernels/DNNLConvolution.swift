@@ -266,6 +266,13 @@ public final class DNNLConvolution: @unchecked Sendable {
         }
     }
 
+    /// The window as oneDNN's convolution descriptors take it: strides, dilations (oneDNN
+    /// counts the gaps: ONNX's dilation − 1), pads at the start and at the end.
+    static func window(_ g: ConvGeometry) -> (strides: [Int64], dilations: [Int64], padL: [Int64], padR: [Int64]) {
+        (g.window.strides.map(Int64.init), g.window.dilations.map { Int64($0 - 1) },
+         g.window.padsBegin.map(Int64.init), g.window.padsEnd.map(Int64.init))
+    }
+
     static func weightDims(_ g: ConvGeometry) -> [Int] {
         let k = Array(g.window.kernel)
         let perGroup = [g.outChannels / g.groups, g.inChannels / g.groups] + k
@@ -292,9 +299,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         guard let outerSource = DNNLLayout(inDims, tag(rank, input)), let anySource = DNNLLayout(inDims, dnnl_format_tag_any),
               let anyOutput = DNNLLayout(outDims, dnnl_format_tag_any), let biasLayout = DNNLLayout([g.outChannels], dnnl_x),
               let attr = DNNLAttributes(), attr.setPostOps(postOps) else { return nil }
-        let strides = g.window.strides.map(Int64.init)
-        let dilations = g.window.dilations.map { Int64($0 - 1) }
-        let padL = g.window.padsBegin.map(Int64.init), padR = g.window.padsEnd.map(Int64.init)
+        let (strides, dilations, padL, padR) = window(g)
         var desc = dnnl_convolution_desc_t()
         var src = anySource.desc, wei = weights.desc, dst = anyOutput.desc, b = biasLayout.desc
         let status = hasBias

@@ -89,8 +89,7 @@ public final class DNNLTrainingConvolution: @unchecked Sendable {
             plainInput = plainIn
             plainOutput = plainOut
             plainWeights = plainW
-            let strides = g.window.strides.map(Int64.init), dilations = g.window.dilations.map { Int64($0 - 1) }
-            let padL = g.window.padsBegin.map(Int64.init), padR = g.window.padsEnd.map(Int64.init)
+            let (strides, dilations, padL, padR) = DNNLConvolution.window(g)
             var src = anyIn.desc, wei = anyW.desc, dst = anyOut.desc, b = biasLayout.desc
             var fd = dnnl_convolution_desc_t(), bd = dnnl_convolution_desc_t(), wd = dnnl_convolution_desc_t()
             let forwardStatus = bias

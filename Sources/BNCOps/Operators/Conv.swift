@@ -104,8 +104,7 @@ struct ConvStep: Step {
     }
 
     func scratch(serial: Bool) -> Int {
-        let own = (serial ? geometry.forwardScratchPerSlice(pooled: pool != nil) : geometry.forwardScratchCount(pooled: pool != nil))
-            + (input == .planes && output == .planes ? 0 : imageIn + imageOut + 32)
+        let own = im2colScratch(serial: serial) + (input == .planes && output == .planes ? 0 : imageIn + imageOut + 32)
         guard let direct else { return own }
         return max(own, serial ? direct.scratchPerCall : Parallel.ways * direct.scratchPerCall)
     }
@@ -128,6 +127,11 @@ struct ConvStep: Step {
         s.input = input
         s.output = output
         return s
+    }
+
+    /// Floats of scratch `Convolution.forward` needs (for one core when `serial`).
+    private func im2colScratch(serial: Bool) -> Int {
+        serial ? geometry.forwardScratchPerSlice(pooled: pool != nil) : geometry.forwardScratchCount(pooled: pool != nil)
     }
 
     /// Floats of one image's input and output (pooled when `pool`).
@@ -194,8 +198,7 @@ struct ConvStep: Step {
         }
         // Channels-last at either end: image by image through planes, after bnc's own scratch.
         let g = geometry
-        let ownScratch = serial ? g.forwardScratchPerSlice(pooled: pool != nil) : g.forwardScratchCount(pooled: pool != nil)
-        let planesIn = frame.scratch + ownScratch, planesOut = planesIn + imageIn + 16
+        let planesIn = frame.scratch + im2colScratch(serial: serial), planesOut = planesIn + imageIn + 16
         for i in 0..<(units.count * batchPerUnit) {
             var source = frame.input(x, f) + i * imageIn
             if input == .channelsLast {
