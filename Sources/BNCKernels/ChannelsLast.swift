@@ -32,9 +32,55 @@ public enum ChannelsLast {
 }
 
 /// The order of the floats of an activation (N, C, spatial…) between two steps of a plan:
-/// bnc's planes (NC(D)HW, what every kernel reads) or channels-last (N(D)HWC), in which
-/// oneDNN's AVX-512 convolutions work, so that a chain of them (with the elementwise steps
-/// between them, which do not care) runs without a reorder between its convolutions.
+/// bnc's planes (NC(D)HW, what every kernel reads), or the order oneDNN's convolutions work in
+/// on this CPU, so that a chain of them (with the elementwise steps and pools between them)
+/// runs without a reorder between its convolutions: channels-last (N(D)HWC, AVX-512's
+/// brgconv) or channel blocks (nChw8c, AVX2's jit kernels; nChw16c).
 public enum ActivationOrder: Sendable, Equatable {
     case planes, channelsLast
+    /// Channels in blocks of `lanes` (8 or 16), each block's spatial positions × lanes floats
+    /// contiguous: element (n, c, s) at ((n·C/lanes + c/lanes)·S + s)·lanes + c % lanes, for
+    /// C a multiple of lanes (the only tensors held so, `holds`). Each block is thus a
+    /// channels-last image of `lanes` channels: an image of C channels in this order is C/lanes
+    /// channels-last images, and the channels-last kernels run on it as they are (`asChannelsLast`).
+    case blocked(Int)
+
+    /// Whether a tensor of `channels` channels can be kept in this order with the floats of its
+    /// plain size (channel blocks need whole blocks: no padding).
+    public func holds(channels: Int) -> Bool {
+        if case .blocked(let lanes) = self { return channels % lanes == 0 }
+        return true
+    }
+
+    /// "nchw", "nhwc", "nChw8c" (in kernel descriptions).
+    public var name: String {
+        switch self {
+        case .planes: return "nchw"
+        case .channelsLast: return "nhwc"
+        case .blocked(let lanes): return "nChw\(lanes)c"
+        }
+    }
+
+    /// `images` images of `channels` channels as the channels-last kernels see them: the same
+    /// (channels-last), or images × C/lanes images of `lanes` channels (blocked); nil for planes.
+    public func asChannelsLast(images: Int, channels: Int) -> (images: Int, channels: Int)? {
+        switch self {
+        case .planes: return nil
+        case .channelsLast: return (images, channels)
+        case .blocked(let lanes): return (images * (channels / lanes), lanes)
+        }
+    }
+
+    /// y (C, S) in planes = x, one image (C, S) in this order.
+    public func toPlanes(_ x: UnsafePointer<Float>, channels c: Int, spatial s: Int, into y: UnsafeMutablePointer<Float>) {
+        guard let (blocks, lanes) = asChannelsLast(images: 1, channels: c) else { return y.update(from: x, count: c * s) }
+        // Block b holds planes b·lanes ..< (b + 1)·lanes, which are contiguous in planes too.
+        for b in 0..<blocks { ChannelsLast.toPlanes(x + b * lanes * s, channels: lanes, spatial: s, into: y + b * lanes * s) }
+    }
+
+    /// y, one image (C, S) in this order = x (C, S) in planes.
+    public func fromPlanes(_ x: UnsafePointer<Float>, channels c: Int, spatial s: Int, into y: UnsafeMutablePointer<Float>) {
+        guard let (blocks, lanes) = asChannelsLast(images: 1, channels: c) else { return y.update(from: x, count: c * s) }
+        for b in 0..<blocks { ChannelsLast.fromPlanes(x + b * lanes * s, channels: lanes, spatial: s, into: y + b * lanes * s) }
+    }
 }

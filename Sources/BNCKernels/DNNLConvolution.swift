@@ -14,10 +14,10 @@ import Synchronization
 /// convolution's own output layout (`BlockedPooling` on nChw8c/16c and nhwc, `MaxPooling` on
 /// NCHW), before the output reorder, which then moves a quarter of the floats. Activations
 /// enter and leave in the order the plan asks (`input`, `output`: bnc's NC(D)HW planes, or
-/// channels-last inside a chain of convolutions): a reorder into the primitive's layout before
-/// and out of it after, skipped where the primitive reads or writes that order itself (nhwc on
-/// AVX-512, so a chain's inner convolutions reorder nothing; a first convolution with few
-/// input channels reads NCHW directly).
+/// the chain's order inside a chain of convolutions): a reorder into the primitive's layout
+/// before and out of it after, skipped where the primitive reads or writes that order itself
+/// (nhwc on AVX-512, nChw8c on AVX2: a chain's inner convolutions reorder nothing; a first
+/// convolution with few input channels reads NCHW directly).
 ///
 /// Calls run at most `imagesPerCall` images at a time (larger counts in sub-batches), so the
 /// blocked buffers stay cache-sized and bounded: at most `subBatch` images, fewer where one
@@ -148,8 +148,8 @@ public final class DNNLConvolution: @unchecked Sendable {
 
     /// nil when oneDNN has no primitive for this convolution (the caller keeps im2col).
     /// `weight` (M, C/G, k…) row-major; `scale`, `shift` per output channel (nil: 1, 0).
-    /// `input`, `output`: the order of x and y (bnc's planes, or channels-last inside a chain
-    /// of convolutions).
+    /// `input`, `output`: the order of x and y (bnc's planes, or the chain's order inside a
+    /// chain of convolutions).
     public convenience init?(geometry g: ConvGeometry, weight: [Float], scale: [Float]?, shift: [Float]?, activation: Activation,
                              pool: PoolGeometry?, input: ActivationOrder = .planes, output: ActivationOrder = .planes) {
         self.init(geometry: g, weight: weight, scale: scale, shift: shift, activation: activation, pool: pool,
@@ -231,26 +231,31 @@ public final class DNNLConvolution: @unchecked Sendable {
         cache.withLock { $0[count] = sized }
     }
 
-    /// Whether oneDNN's convolutions on this CPU work channels-last: its AVX-512 kernels
-    /// (brgconv) pick nhwc for f32 activations, its AVX2 ones nChw8c blocks, which bnc's
-    /// elementwise steps cannot share. Probed once with a 3×3 64→64 convolution over 14×14,
-    /// the kind chains are made of; false without oneDNN.
-    public static let worksChannelsLast: Bool = {
+    /// The order oneDNN's convolutions on this CPU work in, which chains of them hand each
+    /// other (`ActivationOrder`): its AVX-512 kernels (brgconv) pick nhwc for f32 activations
+    /// (`.channelsLast`), its AVX2 ones nChw8c blocks (`.blocked(8)`), older AVX-512 ones
+    /// nChw16c. Probed once with a 3×3 64→64 convolution over 14×14, the kind chains are made
+    /// of; `.planes` (no chains) without oneDNN or for any other layout.
+    public static let chainOrder: ActivationOrder = {
         guard let engine = DNNL.engine, let x = DNNLLayout([16, 64, 14, 14], dnnl_format_tag_any),
-              let w = DNNLLayout([64, 64, 3, 3], dnnl_format_tag_any), let nhwc = DNNLLayout([16, 64, 14, 14], dnnl_nhwc),
-              let attr = DNNLAttributes() else { return false }
+              let w = DNNLLayout([64, 64, 3, 3], dnnl_format_tag_any), let attr = DNNLAttributes() else { return .planes }
         DNNL.useThreads(1)
         var desc = dnnl_convolution_desc_t()
         var src = x.desc, wei = w.desc, dst = x.desc
         let one: [Int64] = [1, 1], zero: [Int64] = [0, 0]
         guard dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei, nil, &dst,
-                                                         one, zero, one, one) == dnnl_success else { return false }
+                                                         one, zero, one, one) == dnnl_success else { return .planes }
         var pd: dnnl_primitive_desc_t?
-        guard dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine.handle, nil) == dnnl_success, let pd else { return false }
+        guard dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine.handle, nil) == dnnl_success, let pd else { return .planes }
         defer { dnnl_primitive_desc_destroy(pd) }
         guard let s = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), let d = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0)
-        else { return false }
-        return DNNLLayout(s.pointee) == nhwc && DNNLLayout(d.pointee) == nhwc
+        else { return .planes }
+        for order in [ActivationOrder.channelsLast, .blocked(8), .blocked(16)] {
+            if let layout = DNNLLayout([16, 64, 14, 14], tag(2, order)), DNNLLayout(s.pointee) == layout, DNNLLayout(d.pointee) == layout {
+                return order
+            }
+        }
+        return .planes
     }()
 
     /// NC(D)HW, NC(H)W… plain tags by spatial rank.
@@ -258,11 +263,15 @@ public final class DNNLConvolution: @unchecked Sendable {
         rank == 1 ? dnnl_ncw : rank == 2 ? dnnl_nchw : dnnl_ncdhw
     }
 
-    /// The tag of activations in `order` by spatial rank: planes NC(D)HW, channels-last N(D)HWC.
+    /// The tag of activations in `order` by spatial rank: planes NC(D)HW, channels-last
+    /// N(D)HWC, channel blocks nC(D)HW8c / 16c (other block sizes are never chosen: planes).
     static func tag(_ rank: Int, _ order: ActivationOrder) -> dnnl_format_tag_t {
         switch order {
         case .planes: return plainTag(rank)
         case .channelsLast: return rank == 1 ? dnnl_nwc : rank == 2 ? dnnl_nhwc : dnnl_ndhwc
+        case .blocked(8): return rank == 1 ? dnnl_aBc8b : rank == 2 ? dnnl_aBcd8b : dnnl_aBcde8b
+        case .blocked(16): return rank == 1 ? dnnl_aBc16b : rank == 2 ? dnnl_aBcd16b : dnnl_aBcde16b
+        case .blocked: return plainTag(rank)
         }
     }
 
@@ -362,7 +371,9 @@ public final class DNNLConvolution: @unchecked Sendable {
                 let first = slice == 0 ? 0 : self.firstHalfChannels
                 let ok: Bool
                 switch self.output {
-                case .planes:
+                case .planes, .blocked:
+                    // Channels first ..< first + part are contiguous (first is a multiple of
+                    // 16, and of the block, as is each half's count in a chain of blocks).
                     ok = half.forwardSerial(images: 1, input: p.x, output: p.y + first * spatial, scratch: scratch)
                 case .channelsLast:
                     // In channels-last order the halves' channels interleave: each half is made

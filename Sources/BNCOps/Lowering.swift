@@ -125,26 +125,27 @@ public protocol Step {
     func compiled(_ options: PlanOptions) -> any Step
     /// Which library's kernel runs the step: "bnc", or e.g. "onednn brgconv:avx512_core".
     var kernel: String { get }
-    /// How the step can meet activations held channels-last (`ActivationOrder`).
-    var channelsLastUse: ChannelsLastUse { get }
+    /// How the step can meet activations held in a chain's order (`ActivationOrder`).
+    var orderUse: OrderUse { get }
     /// This step reading `reads[0]` in `input` order and writing `writes[0]` in `output` order
-    /// (steps whose `channelsLastUse` is not `.none`; the others return themselves).
+    /// (steps whose `orderUse` is not `.none`; the others return themselves).
     func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step
 }
 
-/// How a step meets activations held channels-last (see `PlanBuilder`, which picks the values
-/// chains of convolutions hand each other in that order).
-public enum ChannelsLastUse: Sendable, Equatable {
+/// How a step meets activations held in the order chains of convolutions hand each other
+/// (channels-last or channel blocks, `PlanOptions.chainOrder`; see `PlanBuilder`, which picks
+/// the values held so).
+public enum OrderUse: Sendable, Equatable {
     /// Reads and writes bnc's planes only.
     case none
-    /// Runs in either order as long as its operands and its output share it: a pointwise map
+    /// Runs in planes or in the chain's order as long as its operands and its output share it: a pointwise map
     /// of runtime operands of its output's size (the same floats in any order), or a pooling
     /// with a kernel for each order (told by `ordered(input:output:)`, input and output alike).
     case sameOrder
     /// Reads `reads[0]` (its only runtime operand of that order) and writes `writes[0]` in
-    /// either order, each its own (`ordered(input:output:)`): a convolution on oneDNN, which
-    /// turns the order at a chain's ends, or a global pooling, whose output (one value per
-    /// channel) is the same floats in both.
+    /// planes or in the chain's order, each its own (`ordered(input:output:)`): a convolution
+    /// on oneDNN, which turns the order at a chain's ends, or a global pooling, whose output
+    /// (one value per channel) is the same floats in every order.
     case eitherOrder
 }
 
@@ -153,20 +154,22 @@ public struct PlanOptions: Sendable, Equatable {
     /// Convolutions through oneDNN (`DNNLConvolution`) where it has a primitive; otherwise,
     /// and with false, bnc's im2col + GEMM.
     public var oneDNN: Bool
-    /// Chains of oneDNN convolutions hand each other channels-last activations (no reorders
-    /// between them) when oneDNN works in that order on this CPU (`DNNLConvolution.worksChannelsLast`).
-    public var channelsLast: Bool
+    /// The order chains of oneDNN convolutions hand each other activations in (no reorders
+    /// between them): the one oneDNN works in on this CPU (`DNNLConvolution.chainOrder`:
+    /// channels-last, or channel blocks), `.planes` for no chains.
+    public var chainOrder: ActivationOrder
 
-    /// Channels-last chains where oneDNN works in that order, unless the environment sets
-    /// `BNC_CHANNELS_LAST=0` (every convolution then reads and writes planes).
-    public static let channelsLastByDefault: Bool = {
-        if let v = getenv("BNC_CHANNELS_LAST"), String(cString: v) == "0" { return false }
-        return DNNLConvolution.worksChannelsLast
+    /// oneDNN's order on this CPU, unless the environment sets `BNC_CHAINS=0` (every
+    /// convolution then reads and writes planes).
+    public static let chainOrderByDefault: ActivationOrder = {
+        if let v = getenv("BNC_CHAINS"), String(cString: v) == "0" { return .planes }
+        return DNNLConvolution.chainOrder
     }()
 
-    public init(oneDNN: Bool = DNNL.isAvailable, channelsLast: Bool? = nil) {
+    /// `chainOrder` nil: oneDNN's order on this CPU (`chainOrderByDefault`); chains only with oneDNN.
+    public init(oneDNN: Bool = DNNL.isAvailable, chainOrder: ActivationOrder? = nil) {
         self.oneDNN = oneDNN
-        self.channelsLast = oneDNN && (channelsLast ?? PlanOptions.channelsLastByDefault)
+        self.chainOrder = oneDNN ? chainOrder ?? PlanOptions.chainOrderByDefault : .planes
     }
 }
 
@@ -177,7 +180,7 @@ extension Step {
     public func fusing(_ next: any Step) -> (any Step)? { nil }
     public func compiled(_ options: PlanOptions) -> any Step { self }
     public var kernel: String { "bnc" }
-    public var channelsLastUse: ChannelsLastUse { .none }
+    public var orderUse: OrderUse { .none }
     public func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step { self }
 }
 

@@ -112,27 +112,32 @@ struct PlanBuilder {
             stepNodes += lowering.steps.map { _ in index }
         }
         fuse()
-        orderChannelsLast()
+        orderChains()
         steps = steps.map { $0.compiled(options) }
     }
 
-    /// Picks the values that chains of oneDNN convolutions hand each other channels-last
-    /// (`ActivationOrder`), so that no reorder runs between two convolutions of a chain: a
-    /// value is held channels-last when an either-order step (a convolution, a global pooling)
-    /// or a same-order step (an elementwise step or a max-pool, all of whose operands are held)
-    /// writes it, it is not a graph output, and every step reading it is an either-order step
-    /// reading it as its input or such a same-order step. Everything else stays in planes; a
-    /// convolution turns the order at a chain's ends. Only where oneDNN works channels-last on
-    /// this CPU (`PlanOptions.channelsLast`).
-    private mutating func orderChannelsLast() {
-        guard options.channelsLast else { return }
+    /// Picks the values that chains of oneDNN convolutions hand each other in the order oneDNN
+    /// works in (`PlanOptions.chainOrder`: channels-last, or channel blocks), so that no reorder
+    /// runs between two convolutions of a chain: a value is held in that order when an
+    /// either-order step (a convolution, a global pooling) or a same-order step (an elementwise
+    /// step or a max-pool, all of whose operands are held) writes it, the order keeps its floats
+    /// at its plain size (whole channel blocks), it is not a graph output, and every step
+    /// reading it is an either-order step reading it as its input or such a same-order step.
+    /// Everything else stays in planes; a convolution turns the order at a chain's ends.
+    private mutating func orderChains() {
+        let order = options.chainOrder
+        guard order != .planes else { return }
         let outputs = graphOutputIDs()
         var readers: [ValueID: [Int]] = [:]
         for (i, s) in steps.enumerated() { for r in Set(s.reads) { readers[r, default: []].append(i) } }
+        func fits(_ v: ValueID) -> Bool {
+            let shape = table[v].shape
+            return shape.count < 2 || order.holds(channels: shape[1])
+        }
         var held = Set<ValueID>()
         // Steps are in dependency order: an elementwise step's operands are settled before it.
-        for s in steps where s.writes.count == 1 {
-            switch s.channelsLastUse {
+        for s in steps where s.writes.count == 1 && fits(s.writes[0]) {
+            switch s.orderUse {
             case .eitherOrder: held.insert(s.writes[0])
             case .sameOrder where s.reads.allSatisfy(held.contains): held.insert(s.writes[0])
             default: break
@@ -142,7 +147,7 @@ struct PlanBuilder {
             guard !outputs.contains(v) else { return false }
             return (readers[v] ?? []).allSatisfy { i in
                 let s = steps[i]
-                switch s.channelsLastUse {
+                switch s.orderUse {
                 case .none: return false
                 case .eitherOrder: return s.reads.firstIndex(of: v) == 0 && s.reads.lastIndex(of: v) == 0
                 case .sameOrder: return held.contains(s.writes[0])
@@ -156,14 +161,14 @@ struct PlanBuilder {
                 held.remove(v)
                 changed = true
             }
-            for s in steps where s.channelsLastUse == .sameOrder && held.contains(s.writes[0]) && !s.reads.allSatisfy(held.contains) {
+            for s in steps where s.orderUse == .sameOrder && held.contains(s.writes[0]) && !s.reads.allSatisfy(held.contains) {
                 held.remove(s.writes[0])
                 changed = true
             }
         }
         steps = steps.map { s in
-            guard s.channelsLastUse != .none, let x = s.reads.first, let y = s.writes.first else { return s }
-            return s.ordered(input: held.contains(x) ? .channelsLast : .planes, output: held.contains(y) ? .channelsLast : .planes)
+            guard s.orderUse != .none, let x = s.reads.first, let y = s.writes.first else { return s }
+            return s.ordered(input: held.contains(x) ? order : .planes, output: held.contains(y) ? order : .planes)
         }
     }
 

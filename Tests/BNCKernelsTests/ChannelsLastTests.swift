@@ -66,4 +66,28 @@ struct ChannelsLastTests {
         ChannelsLast.place(hi, part: 2, spatial: s, into: &placed, channels: c, first: 4)
         #expect(placed == last)
     }
+
+    /// Channel blocks (nChw8c, nChw16c): element (c, s) of an image at
+    /// ((c / lanes)·S + s)·lanes + c % lanes, both ways; channels-last and planes through the
+    /// same entry points; and a blocked image seen as channels-last images of `lanes` channels.
+    @Test(arguments: [8, 16])
+    func channelBlocksRoundTrip(lanes: Int) {
+        let c = 2 * lanes, s = 7
+        let planes = (0..<(c * s)).map(Float.init)
+        let order = ActivationOrder.blocked(lanes)
+        var blocked = [Float](repeating: 0, count: c * s), back = [Float](repeating: -1, count: c * s)
+        order.fromPlanes(planes, channels: c, spatial: s, into: &blocked)
+        var misplaced = 0
+        for ch in 0..<c { for p in 0..<s where blocked[((ch / lanes) * s + p) * lanes + ch % lanes] != planes[ch * s + p] { misplaced += 1 } }
+        #expect(misplaced == 0)
+        order.toPlanes(blocked, channels: c, spatial: s, into: &back)
+        #expect(back == planes)
+        #expect(order.holds(channels: c) && !order.holds(channels: c + 4))
+        #expect(order.asChannelsLast(images: 3, channels: c)! == (6, lanes))
+        var last = [Float](repeating: 0, count: c * s)
+        ActivationOrder.channelsLast.fromPlanes(planes, channels: c, spatial: s, into: &last)
+        #expect(last[3 * c + 5] == planes[5 * s + 3])
+        ActivationOrder.planes.toPlanes(planes, channels: c, spatial: s, into: &back)
+        #expect(back == planes)
+    }
 }

@@ -79,8 +79,9 @@ struct ConvStep: Step {
     let table: ValueTable
     /// The oneDNN primitives (`compiled`), nil for bnc's im2col kernel.
     private(set) var direct: DNNLConvolution?
-    /// The order of x and of y: bnc's planes, or channels-last inside a chain of oneDNN
-    /// convolutions (`ordered`; bnc's own kernel then goes through planes image by image).
+    /// The order of x and of y: bnc's planes, or the chain's order (channels-last or channel
+    /// blocks) inside a chain of oneDNN convolutions (`ordered`; bnc's own kernel then goes
+    /// through planes image by image).
     private(set) var input = ActivationOrder.planes, output = ActivationOrder.planes
 
     init(x: ValueID, y: ValueID, geometry: ConvGeometry, batchPerUnit: Int, weight: ValueID, shift: ValueID?, table: ValueTable) {
@@ -110,13 +111,13 @@ struct ConvStep: Step {
     }
 
     var kernel: String {
-        let order = input == .planes && output == .planes ? "" : ", \(input == .channelsLast ? "nhwc" : "nchw") → \(output == .channelsLast ? "nhwc" : "nchw")"
+        let order = input == .planes && output == .planes ? "" : ", \(input.name) → \(output.name)"
         guard let direct else { return "bnc im2col" + order }
         return "onednn \(direct.implementation)" + (direct.poolImplementation.map { ", pool \($0)" } ?? "") + order
     }
 
-    /// A convolution oneDNN runs (constant weights, scale and shift) can chain channels-last.
-    var channelsLastUse: ChannelsLastUse {
+    /// A convolution oneDNN runs (constant weights, scale and shift) can be part of a chain.
+    var orderUse: OrderUse {
         guard table[weight].constant != nil, scale.map({ table[$0].constant != nil }) ?? true,
               shift.map({ table[$0].constant != nil }) ?? true else { return .none }
         return .eitherOrder
@@ -196,19 +197,19 @@ struct ConvStep: Step {
             planes(frame, images: units.count * batchPerUnit, input: frame.input(x, f), output: frame.pointer(y, f), serial: serial)
             return
         }
-        // Channels-last at either end: image by image through planes, after bnc's own scratch.
+        // The chain's order at either end: image by image through planes, after bnc's own scratch.
         let g = geometry
         let planesIn = frame.scratch + im2colScratch(serial: serial), planesOut = planesIn + imageIn + 16
         for i in 0..<(units.count * batchPerUnit) {
             var source = frame.input(x, f) + i * imageIn
-            if input == .channelsLast {
-                ChannelsLast.toPlanes(source, channels: g.inChannels, spatial: g.inSpatial, into: planesIn)
+            if input != .planes {
+                input.toPlanes(source, channels: g.inChannels, spatial: g.inSpatial, into: planesIn)
                 source = UnsafePointer(planesIn)
             }
             let target = frame.pointer(y, f) + i * imageOut
-            planes(frame, images: 1, input: source, output: output == .channelsLast ? planesOut : target, serial: serial)
-            if output == .channelsLast {
-                ChannelsLast.fromPlanes(planesOut, channels: g.outChannels, spatial: imageOut / g.outChannels, into: target)
+            planes(frame, images: 1, input: source, output: output == .planes ? target : planesOut, serial: serial)
+            if output != .planes {
+                output.fromPlanes(planesOut, channels: g.outChannels, spatial: imageOut / g.outChannels, into: target)
             }
         }
     }

@@ -53,7 +53,7 @@ struct GlobalPoolStep: Step {
     var traits: StepTraits { [.perUnit, .splitsItself] }
     var summary: String { (average ? "globalaveragepool " : "globalmaxpool ") + "\(spatial)" }
 
-    var channelsLastUse: ChannelsLastUse { .eitherOrder }
+    var orderUse: OrderUse { .eitherOrder }
 
     func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {
         var s = self
@@ -61,13 +61,13 @@ struct GlobalPoolStep: Step {
         return s
     }
 
-    var kernel: String { input == .channelsLast ? "bnc nhwc" : "bnc" }
+    var kernel: String { input == .planes ? "bnc" : "bnc \(input.name)" }
 
-    /// One unit's input in planes, for channels-last input.
-    func scratch(serial: Bool) -> Int { input == .channelsLast ? planesPerUnit * spatial : 0 }
+    /// One unit's input in planes, for input in a chain's order.
+    func scratch(serial: Bool) -> Int { input == .planes ? 0 : planesPerUnit * spatial }
 
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
-        guard input == .channelsLast else {
+        guard input != .planes else {
             pool(frame.input(x, units.lowerBound), units.count * planesPerUnit, into: frame.pointer(y, units.lowerBound), serial: serial)
             return
         }
@@ -75,7 +75,7 @@ struct GlobalPoolStep: Step {
         for u in units {
             let xu = frame.input(x, u)
             for i in 0..<(planesPerUnit / channels) {
-                ChannelsLast.toPlanes(xu + i * image, channels: channels, spatial: spatial, into: frame.scratch + i * image)
+                input.toPlanes(xu + i * image, channels: channels, spatial: spatial, into: frame.scratch + i * image)
             }
             pool(frame.scratch, planesPerUnit, into: frame.pointer(y, u), serial: serial)
         }

@@ -41,33 +41,41 @@ struct MaxPool: Operator {
     }
 }
 
-/// Max pooling of every (N·C) plane, or channels-last inside a chain of convolutions.
+/// Max pooling of every (N·C) plane, or in the chain's order (channels-last or channel blocks)
+/// inside a chain of convolutions.
 struct MaxPoolStep: Step {
     let x: ValueID, y: ValueID
     let geometry: PoolGeometry
     let planesPerUnit: Int
     /// The order of x and y (`ordered`).
     private(set) var order = ActivationOrder.planes
+    /// The pool over one channel block's lanes (channel blocks only).
+    private(set) var laneGeometry: PoolGeometry? = nil
 
     var reads: [ValueID] { [x] }
     var writes: [ValueID] { [y] }
     var traits: StepTraits { [.perUnit, .splitsItself] }
     var summary: String { "maxpool \(geometry.window.kernel.map(String.init).joined(separator: "×"))" }
 
-    var channelsLastUse: ChannelsLastUse { .sameOrder }
+    var orderUse: OrderUse { .sameOrder }
 
     func ordered(input: ActivationOrder, output: ActivationOrder) -> any Step {
         var s = self
         s.order = input
+        if let (_, lanes) = input.asChannelsLast(images: 1, channels: geometry.channels), lanes != geometry.channels {
+            // The same window over fewer channels (1 ≤ lanes < C): what `geometry` passed already.
+            s.laneGeometry = try! PoolGeometry(window: geometry.window, channels: lanes)
+        }
         return s
     }
 
-    var kernel: String { order == .channelsLast ? "bnc nhwc" : "bnc" }
+    var kernel: String { order == .planes ? "bnc" : "bnc \(order.name)" }
 
     func run(_ frame: Frame, units: Range<Int>, serial: Bool) {
         let f = units.lowerBound
-        if order == .channelsLast {
-            MaxPooling.forwardChannelsLast(geometry, batch: units.count * planesPerUnit / geometry.channels, input: frame.input(x, f),
+        // Channel blocks are channels-last images of `lanes` channels each (`asChannelsLast`).
+        if let (images, _) = order.asChannelsLast(images: units.count * planesPerUnit / geometry.channels, channels: geometry.channels) {
+            MaxPooling.forwardChannelsLast(laneGeometry ?? geometry, batch: images, input: frame.input(x, f),
                                            output: frame.pointer(y, f), parallel: !serial)
             return
         }

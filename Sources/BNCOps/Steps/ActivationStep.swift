@@ -23,7 +23,7 @@ public struct ActivationStep: Step {
     public var inPlace: Int? { 0 }
     public var epilogue: Epilogue? { .activation(activation) }
     public var summary: String { activation.name }
-    public var channelsLastUse: ChannelsLastUse { .sameOrder }
+    public var orderUse: OrderUse { .sameOrder }
 
     public func fusing(_ next: any Step) -> (any Step)? {
         guard activation == .sigmoid, let mul = next as? BinaryStep, mul.op == .mul, mul.activation == .identity,

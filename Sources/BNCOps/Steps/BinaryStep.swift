@@ -44,7 +44,7 @@ public struct BinaryStep: Step {
         return nil
     }
     public var summary: String { op.rawValue + (activation == .identity ? "" : " +\(activation.name)") }
-    public var channelsLastUse: ChannelsLastUse { sameShape ? .sameOrder : .none }
+    public var orderUse: OrderUse { sameShape ? .sameOrder : .none }
 
     public func fusing(_ next: any Step) -> (any Step)? {
         guard activation == .identity, case .activation(let act)? = next.epilogue else { return nil }
