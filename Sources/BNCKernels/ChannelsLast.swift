@@ -84,3 +84,43 @@ public enum ActivationOrder: Sendable, Equatable {
         for b in 0..<blocks { ChannelsLast.fromPlanes(x + b * lanes * s, channels: lanes, spatial: s, into: y + b * lanes * s) }
     }
 }
+
+extension ActivationOrder {
+    /// y[n, c, s] = y·scale[c] + shift[c] in place over `images` images (C, S) in this order
+    /// (shift nil: y·scale[c]): the epilogue oneDNN's convolutions leave to Swift
+    /// (`DNNLEpilogue.swiftScale`), one multiply and one add as its binary post-ops do them.
+    public func affine(
+        _ y: UnsafeMutablePointer<Float>, images: Int, channels c: Int, spatial s: Int,
+        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>?
+    ) {
+        guard let (views, lanes) = asChannelsLast(images: images, channels: c) else {
+            for plane in 0..<(images * c) {
+                let run = y + plane * s, a = scale[plane % c]
+                if let shift {
+                    let b = shift[plane % c]
+                    for j in 0..<s { run[j] = run[j] * a + b }
+                } else {
+                    for j in 0..<s { run[j] = run[j] * a }
+                }
+            }
+            return
+        }
+        // View k holds channels (k mod C/lanes)·lanes ..< + lanes, position by position.
+        let blocks = c / lanes
+        for k in 0..<views {
+            let first = (k % blocks) * lanes, a = scale + first, view = y + k * s * lanes
+            if let shift {
+                let b = shift + first
+                for p in 0..<s {
+                    let row = view + p * lanes
+                    for l in 0..<lanes { row[l] = row[l] * a[l] + b[l] }
+                }
+            } else {
+                for p in 0..<s {
+                    let row = view + p * lanes
+                    for l in 0..<lanes { row[l] = row[l] * a[l] }
+                }
+            }
+        }
+    }
+}

@@ -226,17 +226,28 @@ enum DNNLPostOp {
 
 /// A product's epilogue as oneDNN runs it, y = act(acc·scale + shift) per output channel: the
 /// shift alone is the primitive's bias; with a scale, two binary post-ops (acc·scale, then
-/// + shift: the order of bnc's own epilogue) on operands of `channel` layout; the activation an
-/// eltwise post-op where oneDNN has it, else `swiftActivation`, applied after, in Swift.
+/// + shift: the order of bnc's own epilogue) on operands of `channel` layout, or, with
+/// `affineInSwift`, `swiftScale` and `swiftShift` applied after the primitive in Swift (the
+/// activation then too); the activation an eltwise post-op where oneDNN has it, else
+/// `swiftActivation`, applied after, in Swift.
 struct DNNLEpilogue {
     let postOps: [DNNLPostOp]
     /// The binary post-ops' operands, in order.
     let operands: [DNNLBuffer]
     let bias: DNNLBuffer?
+    /// The per-channel scale and shift left to Swift (`affineInSwift`; shift nil: 0), applied
+    /// before `swiftActivation`.
+    let swiftScale: [Float]?, swiftShift: [Float]?
     /// The part of the activation left to Swift (identity when it is a post-op).
     let swiftActivation: Activation
 
-    init(scale: [Float]?, shift: [Float]?, activation: Activation, channel: DNNLLayout) {
+    init(scale: [Float]?, shift: [Float]?, activation: Activation, channel: DNNLLayout, affineInSwift: Bool = false) {
+        if let scale, affineInSwift {
+            (postOps, operands, bias) = ([], [], nil)
+            (swiftScale, swiftShift, swiftActivation) = (scale, shift, activation)
+            return
+        }
+        (swiftScale, swiftShift) = (nil, nil)
         let eltwise = DNNLPostOp.eltwise(for: activation)
         swiftActivation = eltwise == nil ? activation : .identity
         var ops: [DNNLPostOp] = [], operands: [DNNLBuffer] = []

@@ -165,19 +165,24 @@ import Testing
 /// (`MaxPooling.forward`). Both sides run the same convolution primitive (its output
 /// reordered exactly to NCHW, or pooled in its own layout first), and max only selects, so the
 /// results are the same bits: 12 channels (a padded last block in nChw8c/16c), odd sizes
-/// (9×11 → 4×5, floor mode), NaN in one image, 1, 5 and 20 images (two sub-batches). Which
+/// (9×11 → 4×5, floor mode), NaN in one image, 1, 5 and 20 images (two sub-batches); without
+/// a scale, with positive scales (applied in Swift after the pool, with which they commute)
+/// and with scales of both signs (binary post-ops before the pool under a fused pool; in Swift
+/// on the unpooled side, the same multiply and add). Which
 /// layout oneDNN writes depends on the CPU (nChw8c on AVX2, nhwc or nChw16c on AVX-512);
 /// `BlockedPoolingTests` covers each layout's loop on any CPU.
 @Suite struct OneDNNFusedPoolTests {
-    @Test(arguments: [(12, 9, 11), (4, 10, 10), (40, 8, 8)])
-    func pooledMatchesConvolutionThenPool(_ c: Int, _ h: Int, _ wd: Int) throws {
+    @Test(arguments: [(12, 9, 11), (4, 10, 10), (40, 8, 8)], [0, 1, 2])
+    func pooledMatchesConvolutionThenPool(_ size: (Int, Int, Int), scales: Int) throws {
+        let (c, h, wd) = size
         let pool = try PoolGeometry(window: Window(input: [h, wd], kernel: [2, 2], strides: [2, 2]), channels: c)
         let g = try ConvGeometry(window: Window(input: [h, wd], kernel: [3, 3], padsBegin: [1, 1], padsEnd: [1, 1]),
                                  inChannels: 3, outChannels: c)
         var rng = SeededRNG(seed: 23)
         let w = rng.floats(g.weightCount, -0.5...0.5), b = rng.floats(c, -0.2...0.2)
-        let pooled = try #require(DNNLConvolution(geometry: g, weight: w, scale: nil, shift: b, activation: .leakyRelu(alpha: 0.1), pool: pool))
-        let plain = try #require(DNNLConvolution(geometry: g, weight: w, scale: nil, shift: b, activation: .leakyRelu(alpha: 0.1), pool: nil))
+        let scale: [Float]? = scales == 0 ? nil : scales == 1 ? rng.floats(c, 0.5...2) : rng.floats(c, -2...2)
+        let pooled = try #require(DNNLConvolution(geometry: g, weight: w, scale: scale, shift: b, activation: .leakyRelu(alpha: 0.1), pool: pool))
+        let plain = try #require(DNNLConvolution(geometry: g, weight: w, scale: scale, shift: b, activation: .leakyRelu(alpha: 0.1), pool: nil))
         let impl = try #require(pooled.poolImplementation)
         #expect(impl.hasPrefix("bnc "), "pool kernel \(impl)")
         for images in [1, 5, 20] {
