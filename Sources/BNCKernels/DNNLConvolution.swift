@@ -8,8 +8,10 @@ import Synchronization
 /// Made once per convolution when a plan is compiled: the weights are reordered once into the
 /// layout the primitive prefers (`OIhw16i16o`-like blocks on AVX-512), the shift is the
 /// primitive's bias (or, with a scale, two per-channel binary post-ops: acc·scale + shift, the
-/// im2col epilogue's order), the activation a post-op where oneDNN has it (ReLU, leaky ReLU,
-/// Clip, logistic, tanh, ELU, swish, hard-swish, GELU; any other runs after, in Swift), and a
+/// im2col epilogue's order; for convolutions of few products per output, `swiftAffineDepth`,
+/// the same multiply and add in Swift after the primitive, with the activation), the
+/// activation a post-op where oneDNN has it (ReLU, leaky ReLU, Clip, logistic, tanh, ELU,
+/// swish, hard-swish, GELU; any other runs after, in Swift), and a
 /// fused 2×2/2 max-pool (the only pool the executor fuses) runs in bnc's loops on the
 /// convolution's own output layout (`BlockedPooling` on nChw8c/16c and nhwc, `MaxPooling` on
 /// NCHW), before the output reorder, which then moves a quarter of the floats. Activations
@@ -32,6 +34,13 @@ public final class DNNLConvolution: @unchecked Sendable {
     /// Bytes of blocked buffers (source, output, pooled output, scratchpad) one call aims at:
     /// L2-sized, so a call's activations stay in the core's cache.
     public static let callBytes = 1 << 20
+    /// Products per output (C/G·k…) below which an unfolded BN's scale and shift run in Swift
+    /// after the primitive instead of as binary post-ops. Measured on AVX2 (Zen 3, one
+    /// thread): the post-ops made the CNN's first convolution (1 input channel, 3×3: 9
+    /// products) four times slower, 10 → 40 µs an image, where the Swift pass over its output
+    /// in cache takes about 1 µs; on ResNet-50 (147 to 4,608 products, outputs of up to 3 MB an
+    /// image, past the cache) they cost nothing measurable and the Swift pass 13 % of the run.
+    public static let swiftAffineDepth = 32
     /// Images per oneDNN call for this convolution: `subBatch`, or fewer so that a call's
     /// buffers stay within `callBytes` (at least 1).
     public let imagesPerCall: Int
@@ -173,11 +182,10 @@ public final class DNNLConvolution: @unchecked Sendable {
         let rank = g.rank
         let channelDims = [1, g.outChannels] + [Int](repeating: 1, count: rank)
         guard let channel = DNNLLayout(channelDims, DNNLConvolution.plainTag(rank)) else { return nil }
-        // A scale runs in Swift after the primitive (`finish`): as binary post-ops it cost the
-        // CNN's first convolution (one input channel, AVX2) four times its time, 10 → 40 µs an
-        // image, and a 32→64 one 10–20 %, where the Swift pass over the output in cache costs
-        // about 1 µs. Under a fused pool only for positive scales, with which it commutes.
-        let swiftAffine = pool == nil || (scale?.allSatisfy { $0 > 0 } ?? true)
+        // A scale runs in Swift after the primitive (`finish`) where each output sums few
+        // products (`swiftAffineDepth`); deeper convolutions keep the binary post-ops. Under a
+        // fused pool only for positive scales, with which it commutes.
+        let swiftAffine = g.columnRows < DNNLConvolution.swiftAffineDepth && (pool == nil || (scale?.allSatisfy { $0 > 0 } ?? true))
         let epilogue = DNNLEpilogue(scale: scale, shift: shift, activation: activation, channel: channel, affineInSwift: swiftAffine)
         self.epilogue = epilogue
         let ops = epilogue.postOps, bias = epilogue.bias
