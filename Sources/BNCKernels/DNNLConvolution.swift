@@ -38,8 +38,10 @@ public final class DNNLConvolution: @unchecked Sendable {
     /// after the primitive instead of as binary post-ops. Measured on AVX2 (Zen 3, one
     /// thread): the post-ops made the CNN's first convolution (1 input channel, 3×3: 9
     /// products) four times slower, 10 → 40 µs an image, where the Swift pass over its output
-    /// in cache takes about 1 µs; on ResNet-50 (147 to 4,608 products, outputs of up to 3 MB an
-    /// image, past the cache) they cost nothing measurable and the Swift pass 13 % of the run.
+    /// in cache takes about 1 µs. On ResNet-50 (147 to 4,608 products, outputs of up to 3 MB
+    /// an image, past the cache) the post-ops added 15 % to the convolutions' time and the
+    /// Swift pass as much (83 against 80 ms at batch 1, 589 against 607 at 8): there the
+    /// post-ops stay, one pass over memory fewer.
     public static let swiftAffineDepth = 32
     /// Images per oneDNN call for this convolution: `subBatch`, or fewer so that a call's
     /// buffers stay within `callBytes` (at least 1).

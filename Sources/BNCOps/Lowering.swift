@@ -138,9 +138,10 @@ public protocol Step {
 public enum OrderUse: Sendable, Equatable {
     /// Reads and writes bnc's planes only.
     case none
-    /// Runs in planes or in the chain's order as long as its operands and its output share it: a pointwise map
-    /// of runtime operands of its output's size (the same floats in any order), or a pooling
-    /// with a kernel for each order (told by `ordered(input:output:)`, input and output alike).
+    /// Runs in planes or in the chain's order as long as its operands and its output share it:
+    /// a pointwise map of runtime operands of its output's size (the same floats in any
+    /// order), or a pooling with a kernel for each order (told by `ordered(input:output:)`,
+    /// input and output alike).
     case sameOrder
     /// Reads `reads[0]` (its only runtime operand of that order) and writes `writes[0]` in
     /// planes or in the chain's order, each its own (`ordered(input:output:)`): a convolution
