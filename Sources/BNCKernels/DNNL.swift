@@ -237,14 +237,14 @@ struct DNNLEpilogue {
     let bias: DNNLBuffer?
     /// The per-channel scale and shift left to Swift (`affineInSwift`; shift nil: 0), applied
     /// before `swiftActivation`.
-    let swiftScale: [Float]?, swiftShift: [Float]?
+    let swiftScale: DNNLBuffer?, swiftShift: DNNLBuffer?
     /// The part of the activation left to Swift (identity when it is a post-op).
     let swiftActivation: Activation
 
     init(scale: [Float]?, shift: [Float]?, activation: Activation, channel: DNNLLayout, affineInSwift: Bool = false) {
         if let scale, affineInSwift {
             (postOps, operands, bias) = ([], [], nil)
-            (swiftScale, swiftShift, swiftActivation) = (scale, shift, activation)
+            (swiftScale, swiftShift, swiftActivation) = (DNNLBuffer(scale), shift.map { DNNLBuffer($0) }, activation)
             return
         }
         (swiftScale, swiftShift) = (nil, nil)
@@ -272,6 +272,8 @@ struct DNNLEpilogue {
 final class DNNLBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let bytes: Int
+    /// The buffer as floats (operands and weights are Float32).
+    var floats: UnsafePointer<Float> { UnsafePointer(pointer.assumingMemoryBound(to: Float.self)) }
 
     init(bytes: Int) {
         self.bytes = max(bytes, 64)

@@ -453,16 +453,8 @@ public final class DNNLConvolution: @unchecked Sendable {
     private func finish(_ y: UnsafeMutablePointer<Float>, images: Int) {
         let spatial = pool?.outSpatial ?? geometry.outSpatial
         if let scale = epilogue.swiftScale {
-            scale.withUnsafeBufferPointer { a in
-                if let shift = epilogue.swiftShift {
-                    shift.withUnsafeBufferPointer { b in
-                        output.affine(y, images: images, channels: geometry.outChannels, spatial: spatial, scale: a.baseAddress!,
-                                      shift: b.baseAddress!)
-                    }
-                } else {
-                    output.affine(y, images: images, channels: geometry.outChannels, spatial: spatial, scale: a.baseAddress!, shift: nil)
-                }
-            }
+            output.affine(y, images: images, channels: geometry.outChannels, spatial: spatial, scale: scale.floats,
+                          shift: epilogue.swiftShift?.floats)
         }
         if epilogue.swiftActivation != .identity { epilogue.swiftActivation.forwardInPlace(y, count: images * outputPerImage) }
     }
